@@ -1,0 +1,38 @@
+"""What the three JSON exporters share: their settings and the writer they write through."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tl_otel.exporters.jsonl.stream import LineWriter, shared_writer
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR, "critical": logging.CRITICAL}
+_EVERYTHING_TO_STDOUT = 10_000
+
+
+class JsonLinesOptions:
+    def __init__(
+        self,
+        max_value_length: int = 16384,
+        stderr_level: str = "off",
+        writer: LineWriter | None = None,
+    ) -> None:
+        self.max_value_length = max_value_length
+        self.stderr_levelno = _LEVELS.get(stderr_level, _EVERYTHING_TO_STDOUT)
+        self.writer = writer or shared_writer()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> JsonLinesOptions:
+        return cls(settings.json_max_value_length, settings.json_stderr_level)
+
+    @classmethod
+    def from_environment(cls) -> JsonLinesOptions:
+        # Built without tl_otel.configure() (e.g. by another configurator): read the same settings.
+        from tl_otel.settings import resolve
+
+        return cls.from_settings(resolve())
+
+    def write(self, lines: list[tuple[int, bytes]]) -> None:
+        self.writer.write(lines, self.stderr_levelno)

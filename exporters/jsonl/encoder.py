@@ -1,0 +1,75 @@
+"""Building one JSON line from a dict of fields, safely.
+
+Fields are made JSON-safe (``tl_otel.safe_values``) only when a fast type check says they need it, so
+the usual record of strings and numbers costs one ``json.dumps``. Lone surrogates are replaced with
+U+FFFD so every line is valid UTF-8."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from tl_otel.safe_values import safe_str, to_jsonable, truncate
+
+_SIMPLE = (int, bool, type(None))
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=safe_str).encode
+
+LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
+def level_name(levelno: int) -> str:
+    if levelno >= 50:
+        return "CRITICAL"
+    if levelno >= 40:
+        return "ERROR"
+    if levelno >= 30:
+        return "WARNING"
+    if levelno >= 20:
+        return "INFO"
+    return "DEBUG"
+
+
+def rfc3339(time_ns: int | None) -> str | None:
+    if not time_ns:
+        return None
+    seconds, nanos = divmod(time_ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos // 1000:06d}Z"
+
+
+def clean_value(value: Any, max_length: int) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= max_length else truncate(value, max_length)
+    if kind in _SIMPLE:
+        return value
+    if kind is float and value == value and value not in (float("inf"), float("-inf")):
+        return value
+    return to_jsonable(value, max_length)
+
+
+def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None, max_length: int) -> None:
+    """Attributes become top-level keys; one that collides with a fixed field keeps an ``attr.`` prefix."""
+    if not attributes:
+        return
+    for key, value in attributes.items():
+        name = key if type(key) is str else safe_str(key)
+        if name in fields:
+            name = "attr." + name
+        fields[name] = clean_value(value, max_length)
+
+
+def encode_line(fields: dict[str, Any]) -> bytes:
+    try:
+        text = _dumps(fields)
+    except Exception:
+        # Something slipped past the fast checks (e.g. a float subclass that is NaN): convert it all.
+        text = _dumps(to_jsonable(fields))
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8") + b"\n"

@@ -1,0 +1,86 @@
+"""Span exporter ``json``: one line per span worth a log line.
+
+Worth a line: requests served (SERVER), worker tasks (CONSUMER), calls to remote services (CLIENT,
+PRODUCER), engine runs, and any span that ended in error. Other internal spans are detail for trace
+backends and would drown the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+from tl_otel.exporters.jsonl.base import JsonLinesOptions
+from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339
+
+_NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
+_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+
+
+def is_notable(span: ReadableSpan) -> bool:
+    if span.kind in _NOTABLE_KINDS or span.status.status_code is StatusCode.ERROR:
+        return True
+    attributes = span.attributes
+    return bool(attributes) and "engine.id" in attributes
+
+
+class JsonSpanExporter(SpanExporter):
+    def __init__(self, options: JsonLinesOptions | None = None) -> None:
+        self.options = options or JsonLinesOptions.from_environment()
+        self._shut_down = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> JsonSpanExporter:
+        return cls(JsonLinesOptions.from_settings(settings))
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shut_down:
+            return SpanExportResult.FAILURE
+        lines = []
+        for span in spans:
+            if not is_notable(span):
+                continue
+            try:
+                lines.append(self._line(span))
+            except Exception:
+                continue  # one unencodable span must not cost the rest of the batch
+        self.options.write(lines)
+        return SpanExportResult.SUCCESS
+
+    def _line(self, span: ReadableSpan) -> tuple[int, bytes]:
+        max_length = self.options.max_value_length
+        context = span.context
+        error = span.status.status_code is StatusCode.ERROR
+        level = logging.ERROR if error else logging.INFO
+        start, end = span.start_time or 0, span.end_time or 0
+        fields: dict[str, Any] = {
+            "timestamp": rfc3339(start),
+            "level": "ERROR" if error else "INFO",
+            "type": "span",
+            "logger": span.instrumentation_scope.name if span.instrumentation_scope else "",
+            "message": clean_value(span.name, max_length),
+            "trace_id": format(context.trace_id, "032x") if context else None,
+            "span_id": format(context.span_id, "016x") if context else None,
+            "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
+            "service.name": span.resource.attributes.get("service.name") if span.resource else None,
+            "span.kind": span.kind.name.lower(),
+            "duration_ms": round((end - start) / 1e6, 3) if end and start else None,
+            "status": _STATUS[span.status.status_code],
+        }
+        if span.status.description:
+            fields["status_message"] = clean_value(span.status.description, max_length)
+        add_attributes(fields, span.attributes, max_length)
+        for event in span.events:
+            if event.name == "exception":
+                add_attributes(fields, event.attributes, max_length)
+                break
+        return level, encode_line(fields)
+
+    def shutdown(self) -> None:
+        self._shut_down = True
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,24 @@
+"""tl-otel: an OpenTelemetry distribution for FastAPI + Celery services.
+
+Public API: :func:`configure`, :func:`shutdown`, :func:`force_flush`, :func:`engine_run`."""
+
+from __future__ import annotations
+
+from tl_otel.configuration import configure, current_runtime
+from tl_otel.engine import engine_run
+from tl_otel.settings import ConfigurationError
+
+__all__ = ["ConfigurationError", "configure", "engine_run", "force_flush", "shutdown"]
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and shut down every provider, pipeline and exporter within one deadline
+    (default TL_OTEL_SHUTDOWN_TIMEOUT). Returns whether everything finished in time."""
+    runtime = current_runtime()
+    return True if runtime is None else runtime.shutdown(timeout_s)
+
+
+def force_flush(timeout_s: float | None = None) -> bool:
+    """Export everything queued so far, within one deadline shared by all destinations."""
+    runtime = current_runtime()
+    return True if runtime is None else runtime.force_flush(timeout_s)

@@ -1,0 +1,195 @@
+"""``configure()``: settings → providers → pipelines → process hooks, one ``_init_<signal>`` per signal.
+
+The launcher (through the configurator entry point) and programmatic use run this same function, so
+both give the same result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
+
+from tl_otel import process_hooks
+from tl_otel.exporter_selection import load_exporters, selected_exporters
+from tl_otel.logging_bridge import OTelLogHandler, install
+from tl_otel.pipeline.destination import Destination
+from tl_otel.pipeline.fanout import Fanout
+from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
+from tl_otel.resource import build_resource
+from tl_otel.runtime import Runtime
+from tl_otel.sampling import LocalRootRecordingSampler
+from tl_otel.self_log import logger
+from tl_otel.settings import ConfigurationError, Settings, resolve
+from tl_otel.settings.sdk_env import unset_invalid_sdk_variables
+
+_runtime: Runtime | None = None
+_configure_lock = threading.Lock()
+
+# Exporters flagged with this attribute also receive spans the sampler did not sample (they still
+# reach tl-otel's processors as record-only local roots), e.g. business events that must not shrink.
+ACCEPTS_UNSAMPLED = "tl_otel_accepts_unsampled"
+
+
+def current_runtime() -> Runtime | None:
+    return _runtime
+
+
+def _is_sampled(span: Any) -> bool:
+    return span.context.trace_flags.sampled
+
+
+def _sampler(settings: Settings) -> LocalRootRecordingSampler:
+    factory = _KNOWN_SAMPLERS[settings.traces_sampler]
+    delegate = factory(settings.traces_sampler_arg) if "ratio" in settings.traces_sampler else factory
+    return LocalRootRecordingSampler(delegate)
+
+
+def _report(problems: Sequence[str], strict: bool) -> None:
+    if not problems:
+        return
+    if strict:
+        raise ConfigurationError("tl-otel configuration is invalid (TL_OTEL_STRICT=true):\n  - "
+                                 + "\n  - ".join(problems))
+    for problem in problems:
+        logger.warning(problem)
+
+
+def _destinations(signal: str, exporters: list[tuple[str, Any]], capacity: int) -> list[Destination]:
+    destinations = []
+    for name, exporter in exporters:
+        accepts = None
+        if signal == "traces" and not getattr(exporter, ACCEPTS_UNSAMPLED, False):
+            accepts = _is_sampled
+        destinations.append(Destination(f"{signal}-{name}", exporter, capacity, accepts))
+    return destinations
+
+
+def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
+    provider = TracerProvider(resource=resource, sampler=_sampler(settings), shutdown_on_exit=False)
+    fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
+                    settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay)
+    provider.add_span_processor(FanoutSpanProcessor(fanout, settings.shutdown_timeout))
+    trace.set_tracer_provider(provider)
+    return provider, fanout
+
+
+def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    fanout = Fanout("logs", _destinations("logs", exporters, settings.log_queue_size),
+                    settings.log_queue_size, settings.log_batch_size, settings.log_schedule_delay)
+    provider.add_log_record_processor(FanoutLogRecordProcessor(fanout, settings.shutdown_timeout))
+    _logs.set_logger_provider(provider)
+    handler = None
+    if settings.logging:
+        level = logging.getLevelName(settings.log_level.upper())
+        handler = OTelLogHandler(provider, level, settings.json_max_value_length)
+        install(handler, level)
+    return provider, fanout, handler
+
+
+def _init_metrics(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
+    readers: list[MetricReader] = []
+    timeout_ms = (settings.metric_export_timeout or settings.shutdown_timeout) * 1000
+    for _, exporter in exporters:
+        if isinstance(exporter, MetricReader):
+            readers.append(exporter)
+        else:
+            readers.append(PeriodicExportingMetricReader(
+                exporter, export_interval_millis=settings.metric_export_interval * 1000,
+                export_timeout_millis=timeout_ms))
+    provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+    metrics.set_meter_provider(provider)
+    return provider
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    environment: str | None = None,
+    traces_exporter: str | Sequence[str] | None = None,
+    logs_exporter: str | Sequence[str] | None = None,
+    metrics_exporter: str | Sequence[str] | None = None,
+    posthog_api_key: str | None = None,
+    posthog_host: str | None = None,
+    scout_key: str | None = None,
+    scout_monitor: bool | None = None,
+    log_level: str | None = None,
+    shutdown_timeout: float | None = None,
+    strict: bool | None = None,
+    settings: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Runtime:
+    """Set up traces, logs and metrics exactly as the ``opentelemetry-instrument`` launcher does.
+
+    Every argument is a setting from the registry (see docs/configuration.md); ``settings`` takes any
+    other by name. An argument wins over every environment variable. A second call warns and returns
+    the first configuration unchanged."""
+    global _runtime
+    overrides = {name: value for name, value in {
+        "service_name": service_name, "environment": environment, "traces_exporter": traces_exporter,
+        "logs_exporter": logs_exporter, "metrics_exporter": metrics_exporter,
+        "posthog_api_key": posthog_api_key, "posthog_host": posthog_host, "scout_key": scout_key,
+        "scout_monitor": scout_monitor, "log_level": log_level, "shutdown_timeout": shutdown_timeout,
+        "strict": strict,
+    }.items() if value is not None}
+    overrides.update(settings or {})
+    with _configure_lock:
+        if _runtime is not None:
+            logger.warning("tl_otel.configure() was called again; keeping the first configuration "
+                           "(no processors or log handlers were added)")
+            return _runtime
+        resolved = resolve(overrides, env)
+        _report([problem.message for problem in resolved.problems], resolved.strict)
+        if env is None:
+            unset_invalid_sdk_variables(resolved.problems, os.environ)
+        _runtime = _build(resolved)
+        return _runtime
+
+
+def _build(settings: Settings) -> Runtime:
+    resource = build_resource(settings)
+    loaded = {}
+    problems: list[str] = []
+    for signal in ("traces", "logs", "metrics"):
+        result = load_exporters(signal, selected_exporters(signal, settings), settings)
+        loaded[signal] = result.exporters
+        problems.extend(result.problems)
+    _report(problems, settings.strict)
+
+    tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"])
+    logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"])
+    meter_provider = _init_metrics(settings, resource, loaded["metrics"])
+    runtime = Runtime(
+        settings=settings, tracer_provider=tracer_provider, logger_provider=logger_provider,
+        meter_provider=meter_provider, span_fanout=span_fanout, log_fanout=log_fanout, log_handler=handler,
+        exporters={signal: [name for name, _ in items] for signal, items in loaded.items()},
+    )
+    process_hooks.install_atexit(runtime.shutdown)
+    if settings.handle_sigterm:
+        process_hooks.install_sigterm(runtime.shutdown)
+    process_hooks.install_celery_hooks(
+        lambda: runtime.shutdown(settings.celery_flush_timeout), handler,
+        logging.getLevelName(settings.log_level.upper()),
+    )
+    return runtime
+
+
+def configure_from_launcher() -> None:
+    """Entry for the configurator. The launcher swallows ordinary exceptions, so a strict-mode error
+    ends the process here with the message and exit status 2."""
+    try:
+        configure()
+    except ConfigurationError as exc:
+        sys.stderr.write(f"tl-otel: {exc}\n")
+        sys.stderr.flush()
+        os._exit(2)

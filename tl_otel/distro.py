@@ -1,0 +1,29 @@
+"""The ``tl_otel`` distro: what ``opentelemetry-instrument`` loads first.
+
+It pins tl-otel's configurator (unless OTEL_PYTHON_CONFIGURATOR names another), and passes tl-otel's
+per-instrumentor options when the launcher instruments libraries. With another distro installed beside
+it (``opentelemetry-distro``), select this one with ``OTEL_PYTHON_DISTRO=tl_otel``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro
+
+from tl_otel.instrumentation_options import instrumentor_kwargs
+
+CONFIGURATOR_NAME = "tl_otel"
+
+
+class TlOtelDistro(BaseDistro):
+    def _configure(self, **kwargs: Any) -> None:
+        os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", CONFIGURATOR_NAME)
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        from tl_otel.configuration import current_runtime
+
+        runtime = current_runtime()
+        if runtime is not None:
+            kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings))
+        super().load_instrumentor(entry_point, **kwargs)

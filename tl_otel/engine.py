@@ -1,0 +1,137 @@
+"""``engine_run``: one engine execution as one span.
+
+The span carries ``engine.id``, ``engine.status`` (``success`` or ``failed``) and, on failure,
+``error.type``; its duration is the execution's. Exporters turn it into the seed's ``engine_executed`` /
+``engine_failed``. The application's exception always propagates unchanged, even when recording it
+fails (an exception whose ``__str__`` raises would otherwise be replaced by a RuntimeError)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from tl_otel.safe_values import safe_str, to_jsonable
+
+SPAN_NAME = "engine.run"
+ATTR_ID = "engine.id"
+ATTR_STATUS = "engine.status"
+STATUS_SUCCESS = "success"
+STATUS_FAILED = "failed"
+
+_tracer = trace.get_tracer("tl_otel.engine")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _attribute_value(value: Any) -> Any:
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(item, (str, bool, int, float)) for item in value):
+        return list(value)
+    return safe_str(to_jsonable(value))
+
+
+def _record_failure(span: Span, exc: BaseException) -> None:
+    try:
+        span.set_attribute(ATTR_STATUS, STATUS_FAILED)
+        span.set_attribute("error.type", type(exc).__qualname__)
+        message = safe_str(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+    except Exception:
+        return
+    try:
+        span.record_exception(exc, attributes={"exception.message": message}, escaped=True)
+    except Exception:
+        # The SDK calls str(exc) itself; record the event by hand when that raises.
+        try:
+            stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        except Exception:
+            stack = ""
+        try:
+            span.add_event("exception", {
+                "exception.type": type(exc).__name__,
+                "exception.message": message,
+                "exception.stacktrace": stack,
+                "exception.escaped": "True",
+            })
+        except Exception:
+            pass
+
+
+class _EngineRun:
+    """Context manager and decorator; built by :func:`engine_run`."""
+
+    def __init__(self, engine_id: str, attributes: dict[str, Any]) -> None:
+        self.engine_id = engine_id
+        self.attributes = attributes
+
+    @contextmanager
+    def _span(self) -> Iterator[Span]:
+        try:
+            attributes = {key: _attribute_value(value) for key, value in self.attributes.items()}
+            attributes[ATTR_ID] = safe_str(self.engine_id)
+            manager = _tracer.start_as_current_span(
+                SPAN_NAME, attributes=attributes, record_exception=False, set_status_on_exception=False
+            )
+            span = manager.__enter__()
+        except Exception:
+            manager, span = None, trace.INVALID_SPAN
+        try:
+            yield span
+        except BaseException as exc:
+            _record_failure(span, exc)
+            if manager is not None:
+                try:
+                    manager.__exit__(None, None, None)
+                except Exception:
+                    pass
+            raise
+        else:
+            try:
+                span.set_attribute(ATTR_STATUS, STATUS_SUCCESS)
+                if manager is not None:
+                    manager.__exit__(None, None, None)
+            except Exception:
+                pass
+
+    def __enter__(self) -> Span:
+        self._active = self._span()
+        return self._active.__enter__()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        return bool(self._active.__exit__(exc_type, exc, tb))
+
+    def __call__(self, func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._span():
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._span():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def engine_run(engine_id: str, **attributes: Any) -> _EngineRun:
+    """Wrap one engine execution in a span::
+
+        with tl_otel.engine_run("engine-123", input_size=3):
+            run_engine()
+
+        @tl_otel.engine_run("engine-123")
+        def run_engine(): ...
+    """
+    return _EngineRun(engine_id, attributes)

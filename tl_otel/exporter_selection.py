@@ -1,0 +1,93 @@
+"""Which exporters each signal gets, and loading them through entry points.
+
+An explicit OTEL_<SIGNAL>_EXPORTER list is used exactly as given. Only when it is unset does tl-otel
+choose: traces ``json`` plus ``posthog`` (POSTHOG_API_KEY set) plus ``scout`` (SCOUT_KEY set and
+SCOUT_MONITOR not false); logs ``json``; metrics ``json``. The core never imports an exporter module by
+name: ours and third-party ones are found the same way."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+Signal = Literal["traces", "logs", "metrics"]
+
+ENTRY_POINT_GROUPS: dict[Signal, str] = {
+    "traces": "opentelemetry_traces_exporter",
+    "logs": "opentelemetry_logs_exporter",
+    "metrics": "opentelemetry_metrics_exporter",
+}
+VARIABLES: dict[Signal, str] = {
+    "traces": "OTEL_TRACES_EXPORTER",
+    "logs": "OTEL_LOGS_EXPORTER",
+    "metrics": "OTEL_METRICS_EXPORTER",
+}
+_OTLP_BY_PROTOCOL = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_grpc"}
+
+
+def default_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
+    if signal == "traces":
+        names = ["json"]
+        if settings.posthog_api_key:
+            names.append("posthog")
+        if settings.scout_key and settings.scout_monitor:
+            names.append("scout")
+        return tuple(names)
+    return ("json",)
+
+
+def selected_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
+    explicit = getattr(settings, f"{signal}_exporter")
+    if explicit is not None:
+        return tuple(explicit)
+    return default_exporters(signal, settings)
+
+
+def entry_point_name(name: str, signal: Signal, env: Mapping[str, str] | None = None) -> str:
+    """``otlp`` follows OTEL_EXPORTER_OTLP[_<SIGNAL>]_PROTOCOL; tl-otel ships the http/protobuf exporter,
+    which is also the spec's default protocol (the SDK alone would pick gRPC)."""
+    if name != "otlp":
+        return name
+    env = os.environ if env is None else env
+    protocol = (env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL")
+                or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf").strip()
+    return _OTLP_BY_PROTOCOL.get(protocol, "otlp_proto_http")
+
+
+@dataclass
+class LoadResult:
+    exporters: list[tuple[str, Any]]
+    problems: list[str]
+
+
+def installed_names(signal: Signal) -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUPS[signal])})
+
+
+def load_exporters(signal: Signal, names: tuple[str, ...], settings: Any) -> LoadResult:
+    """Instantiate each named exporter. A tl-otel-aware exporter offers ``from_settings(settings)``;
+    any other is built with no arguments, as the SDK does. Failures are reported, not raised."""
+    group = ENTRY_POINT_GROUPS[signal]
+    available = {ep.name: ep for ep in entry_points(group=group)}
+    loaded: list[tuple[str, Any]] = []
+    problems: list[str] = []
+    for name in names:
+        target = entry_point_name(name, signal)
+        entry_point = available.get(target)
+        if entry_point is None:
+            problems.append(
+                f"{VARIABLES[signal]} names exporter {name!r}, but no {signal} exporter of that name is "
+                f"installed (installed: {', '.join(installed_names(signal)) or 'none'}); it is skipped"
+            )
+            continue
+        try:
+            factory = entry_point.load()
+            build = getattr(factory, "from_settings", None)
+            loaded.append((name, build(settings) if build is not None else factory()))
+        except Exception as exc:
+            problems.append(f"{signal} exporter {name!r} could not be started ({type(exc).__name__}: {exc}); "
+                            "it is skipped")
+    return LoadResult(loaded, problems)

@@ -1,0 +1,124 @@
+"""Bridging stdlib ``logging`` into OpenTelemetry log records.
+
+tl-otel uses its own handler rather than the SDK's (deprecated) LoggingHandler because that one raises
+into application code on a circular ``extra`` dict or a message argument whose ``__str__`` raises.
+Here every value is made safe first and nothing escapes ``emit``."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Any
+
+from opentelemetry._logs import LoggerProvider, SeverityNumber
+from opentelemetry.context import get_current
+
+from tl_otel.safe_values import safe_str, to_jsonable
+from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
+
+_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_SKIPPED_LOGGERS = (LOGGER_NAME,)
+_rate_limited = RateLimitedLog()
+
+
+def _severity(levelno: int) -> SeverityNumber:
+    if levelno >= logging.CRITICAL:
+        return SeverityNumber.FATAL
+    if levelno >= logging.ERROR:
+        return SeverityNumber.ERROR
+    if levelno >= logging.WARNING:
+        return SeverityNumber.WARN
+    if levelno >= logging.INFO:
+        return SeverityNumber.INFO
+    return SeverityNumber.DEBUG
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception as exc:
+        return f"{safe_str(record.msg)} (log arguments could not be formatted: {type(exc).__name__})"
+
+
+def _attributes(record: logging.LogRecord, max_length: int) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for key, value in vars(record).items():
+        if key in _RESERVED:
+            continue
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or (kind is float and value == value):
+            attributes[key] = value
+        else:
+            attributes[key] = to_jsonable(value, max_length)
+    attributes["code.file.path"] = record.pathname
+    attributes["code.function.name"] = record.funcName
+    attributes["code.line.number"] = record.lineno
+    if record.exc_info and record.exc_info[0] is not None:
+        exc_type, exc_value, exc_tb = record.exc_info
+        attributes["exception.type"] = getattr(exc_type, "__name__", safe_str(exc_type))
+        attributes["exception.message"] = safe_str(exc_value)
+        try:
+            attributes["exception.stacktrace"] = "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
+        except Exception:
+            attributes["exception.stacktrace"] = "<stack trace could not be formatted>"
+    if record.stack_info:
+        attributes["code.stacktrace"] = record.stack_info
+    return attributes
+
+
+class OTelLogHandler(logging.Handler):
+    """Turns each ``logging.LogRecord`` into an OpenTelemetry log record on ``logger_provider``."""
+
+    def __init__(self, logger_provider: LoggerProvider, level: int = logging.NOTSET,
+                 max_value_length: int = 16384) -> None:
+        super().__init__(level)
+        self._provider = logger_provider
+        self._max_value_length = max_value_length
+        self._loggers: dict[str, Any] = {}
+        self.failures = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if record.name.startswith(_SKIPPED_LOGGERS):
+                return
+            otel_logger = self._loggers.get(record.name)
+            if otel_logger is None:
+                otel_logger = self._loggers[record.name] = self._provider.get_logger(record.name)
+            otel_logger.emit(
+                timestamp=int(record.created * 1e9),
+                observed_timestamp=time.time_ns(),
+                context=get_current(),
+                severity_number=_severity(record.levelno),
+                severity_text=record.levelname,
+                body=_message(record),
+                attributes=_attributes(record, self._max_value_length),
+            )
+        except BaseException as exc:  # RecursionError included: logging must never break the app
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self.failures += 1
+            _rate_limited.warning("log-bridge", "a log record could not be captured (%s)", type(exc).__name__)
+
+    def flush(self) -> None:
+        # Flushing is tl-otel's job (bounded, at shutdown); logging.shutdown() must not block on it.
+        return None
+
+
+def install(handler: OTelLogHandler, level: int) -> None:
+    """Attach ``handler`` to the root logger once; lower the root level to ``level`` only if the
+    application left it at Python's default (WARNING) so that INFO records are captured."""
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing, OTelLogHandler) and existing is not handler:
+            root.removeHandler(existing)
+    if handler not in root.handlers:
+        root.addHandler(handler)
+    if root.level == logging.WARNING and level < logging.WARNING:
+        root.setLevel(level)
+
+
+def attach_to(logger: logging.Logger, handler: OTelLogHandler) -> None:
+    """Attach to a logger that does not propagate to root (Celery's task logger)."""
+    if handler not in logger.handlers:
+        logger.addHandler(handler)

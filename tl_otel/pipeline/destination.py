@@ -1,0 +1,176 @@
+"""One destination: a bounded queue of batches, one worker thread and one exporter.
+
+Each exporter gets its own, so a slow or dead backend only ever fills its own queue: the dispatcher hands
+batches over without waiting, and a full destination drops (and counts) instead of pushing back."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+from tl_otel.pipeline.deadline import Deadline
+from tl_otel.self_log import RateLimitedLog, logger
+
+_rate_limited = RateLimitedLog()
+
+
+class BatchExporter(Protocol):
+    """What a destination needs: the shape shared by OTel's span and log record exporters."""
+
+    def export(self, batch: Sequence[Any]) -> Any: ...
+
+    def shutdown(self) -> None: ...
+
+
+@dataclass
+class DestinationStats:
+    exported: int = 0
+    failed: int = 0
+    dropped_queue_full: int = 0
+    dropped_after_shutdown: int = 0
+    last_success: float | None = None
+    last_error: str | None = None
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def _succeeded(result: Any) -> bool:
+    # SpanExportResult / LogRecordExportResult are enums whose SUCCESS member is named "SUCCESS";
+    # an exporter returning None is treated as success, as the SDK's processors do.
+    return result is None or getattr(result, "name", None) == "SUCCESS"
+
+
+class Destination:
+    def __init__(
+        self,
+        name: str,
+        exporter: BatchExporter,
+        capacity: int,
+        accepts: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.name = name
+        self.exporter = exporter
+        self.capacity = capacity
+        self.accepts = accepts
+        self.stats = DestinationStats()
+        self._init_state()
+        weak = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (method := weak()) and method())
+
+    def _init_state(self) -> None:
+        self._batches: deque[Sequence[Any]] = deque()
+        self._queued_items = 0
+        self._in_flight = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._stopping = False
+        self._shut_down = False
+        self._worker = threading.Thread(target=self._run, name=f"tl-otel-export-{self.name}", daemon=True)
+        self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        # Batches queued in the parent belong to the parent: the child starts empty, with new locks and
+        # a new worker, so each item is exported once, by the process that made it.
+        self._init_state()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queued_items
+
+    def offer(self, batch: Sequence[Any]) -> None:
+        if self.accepts is not None:
+            batch = [item for item in batch if self.accepts(item)]
+        if not batch:
+            return
+        with self._cond:
+            if self._shut_down:
+                self.stats.dropped_after_shutdown += len(batch)
+                return
+            if self._queued_items + len(batch) > self.capacity:
+                self.stats.dropped_queue_full += len(batch)
+                full = True
+            else:
+                self._batches.append(batch)
+                self._queued_items += len(batch)
+                self._cond.notify()
+                full = False
+        if full:
+            _rate_limited.warning(
+                f"queue-full-{self.name}",
+                "destination %s: queue full (capacity %d), dropping; %d dropped so far",
+                self.name, self.capacity, self.stats.dropped_queue_full,
+            )
+
+    def _run(self) -> None:
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while True:
+                with self._cond:
+                    while not self._batches and not self._stopping:
+                        self._cond.wait()
+                    if not self._batches and self._stopping:
+                        return
+                    batch = self._batches.popleft()
+                    self._in_flight = len(batch)
+                try:
+                    self._export(batch)
+                finally:
+                    with self._cond:
+                        self._queued_items -= len(batch)
+                        self._in_flight = 0
+                        self._cond.notify_all()
+        finally:
+            detach(token)
+
+    def _export(self, batch: Sequence[Any]) -> None:
+        try:
+            result = self.exporter.export(batch)
+        except Exception as exc:
+            result = exc
+        if _succeeded(result):
+            self.stats.exported += len(batch)
+            self.stats.last_success = time.time()
+            return
+        self.stats.failed += len(batch)
+        reason = type(result).__name__ if isinstance(result, Exception) else "export_failed"
+        self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + len(batch)
+        self.stats.last_error = f"{reason} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+        _rate_limited.warning(
+            f"export-failed-{self.name}",
+            "destination %s: export of %d items failed (%s)", self.name, len(batch), reason,
+        )
+
+    def flush(self, deadline: Deadline) -> bool:
+        """Wait until everything queued so far was exported, or the deadline passes."""
+        with self._cond:
+            while self._queued_items > 0:
+                remaining = deadline.remaining()
+                if remaining <= 0 or not self._worker.is_alive():
+                    return False
+                self._cond.wait(remaining)
+        flush = getattr(self.exporter, "force_flush", None)
+        if flush is not None:
+            return deadline.run_bounded(f"{self.name}-force-flush",
+                                        lambda: flush(int(deadline.remaining() * 1000)))
+        return True
+
+    def shutdown(self, deadline: Deadline) -> bool:
+        if self._shut_down:
+            return True
+        drained = self.flush(deadline)
+        with self._cond:
+            self._shut_down = True
+            self._stopping = True
+            undelivered = self._queued_items
+            self._cond.notify_all()
+        if undelivered:
+            logger.warning("destination %s: %d items undelivered at shutdown (deadline reached)",
+                           self.name, undelivered)
+        finished = deadline.run_bounded(f"{self.name}-shutdown", self.exporter.shutdown)
+        return drained and finished

@@ -1,0 +1,52 @@
+"""SDK-facing adapters: a SpanProcessor and a LogRecordProcessor that feed a Fanout.
+
+Neither lets anything raise into the application: the SDK runs on_end/on_emit on the application
+thread without protection (a raising processor replaces the application's own exception)."""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from tl_otel.pipeline.deadline import Deadline
+from tl_otel.pipeline.fanout import Fanout
+
+
+class FanoutSpanProcessor(SpanProcessor):
+    def __init__(self, fanout: Fanout, shutdown_timeout: float) -> None:
+        self.fanout = fanout
+        self._shutdown_timeout = shutdown_timeout
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            self.fanout.offer(span)
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        self.fanout.shutdown(Deadline(self._shutdown_timeout))
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.fanout.force_flush(Deadline(timeout_millis / 1000.0))
+
+
+class FanoutLogRecordProcessor(LogRecordProcessor):
+    def __init__(self, fanout: Fanout, shutdown_timeout: float) -> None:
+        self.fanout = fanout
+        self._shutdown_timeout = shutdown_timeout
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        try:
+            self.fanout.offer(log_record)
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        self.fanout.shutdown(Deadline(self._shutdown_timeout))
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.fanout.force_flush(Deadline(timeout_millis / 1000.0))

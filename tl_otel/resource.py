@@ -1,0 +1,35 @@
+"""The resource every signal carries: service identity, this process, and which distro produced it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+
+DISTRO_NAME = "tl-otel"
+
+
+def distro_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("tl-otel")
+    except Exception:
+        return "unknown"
+
+
+def build_resource(settings: Any) -> Resource:
+    attributes: dict[str, Any] = {
+        "telemetry.distro.name": DISTRO_NAME,
+        "telemetry.distro.version": distro_version(),
+        "process.pid": os.getpid(),
+        "host.name": socket.gethostname(),
+    }
+    if settings.service_name:
+        attributes["service.name"] = settings.service_name
+    if settings.environment:
+        attributes["deployment.environment.name"] = settings.environment
+    # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME under these attributes.
+    return Resource.create(attributes)

@@ -1,0 +1,51 @@
+"""tl-otel's own diagnostics logger.
+
+It writes to stderr through its own handler and does not propagate, so tl-otel's messages never enter
+the telemetry pipeline they describe (an export error logged into the exporter would loop)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+
+LOGGER_NAME = "tl_otel"
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class _StderrHandler(logging.StreamHandler):
+    def __init__(self) -> None:
+        super().__init__(sys.__stderr__ or sys.stderr)
+        self.setFormatter(logging.Formatter("tl-otel: %(levelname)s: %(message)s"))
+
+
+if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+    logger.addHandler(_StderrHandler())
+    logger.propagate = False
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+class RateLimitedLog:
+    """Logs a message at most once per ``interval`` seconds per key, counting what it held back."""
+
+    def __init__(self, interval: float = 20.0) -> None:
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self._interval:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            self._last[key] = now
+            held = self._suppressed.pop(key, 0)
+        if held:
+            message += f" ({held} similar messages suppressed)"
+        logger.warning(message, *args)

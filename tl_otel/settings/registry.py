@@ -1,0 +1,160 @@
+"""The one list of tl-otel's settings: name, environment variables (highest precedence first),
+type, default, secrecy and the doc line that docs/configuration.md is generated from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tl_otel.settings.types import (
+    LOG_LEVELS,
+    Choice,
+    IntRange,
+    InvalidValue,
+    Milliseconds,
+    Parser,
+    Seconds,
+    parse_bool,
+    parse_exporter_list,
+    parse_ratio,
+    parse_str,
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Parser
+    default: Any
+    doc: str
+    env: tuple[str, ...]
+    secret: bool = False
+    group: str = "general"
+    default_doc: str | None = None  # how the default is shown in docs when it is computed
+
+
+def _parse_http_url(raw: Any) -> str:
+    text = parse_str(raw).rstrip("/")
+    if not (text.startswith("http://") or text.startswith("https://")) or len(text) < 10:
+        raise InvalidValue("an http:// or https:// URL")
+    return text
+
+
+def _parse_scout_bool(raw: Any) -> bool:
+    # Scout's own agent reads yes/true/t/1 (any case) as true and everything else as false;
+    # the seed's variable must keep that meaning.
+    if isinstance(raw, bool):
+        return raw
+    return str(raw).strip().lower() in ("yes", "true", "t", "1")
+
+
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "traceidratio",
+    "parentbased_traceidratio",
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- identity -------------------------------------------------------------------------
+    Setting("service_name", parse_str, None,
+            "Service name (resource `service.name`), e.g. tl-engine-api.",
+            ("TL_OTEL_SERVICE_NAME", "OTEL_SERVICE_NAME"),
+            default_doc="`unknown_service` (or `service.name` from OTEL_RESOURCE_ATTRIBUTES)"),
+    Setting("environment", parse_str, None,
+            "Deployment environment (resource `deployment.environment.name`).",
+            ("TL_OTEL_ENVIRONMENT",)),
+    Setting("strict", parse_bool, False,
+            "Stop start-up on a bad setting instead of warning and using the default.",
+            ("TL_OTEL_STRICT",)),
+    # --- exporter selection ---------------------------------------------------------------
+    Setting("traces_exporter", parse_exporter_list, None,
+            "Span exporters by entry-point name (json, posthog, scout, otlp, console, none). "
+            "An explicit list is used exactly as given.",
+            ("OTEL_TRACES_EXPORTER",), group="exporters",
+            default_doc="`json`, plus `posthog` when POSTHOG_API_KEY is set, plus `scout` when SCOUT_KEY "
+                        "is set and SCOUT_MONITOR is not false"),
+    Setting("logs_exporter", parse_exporter_list, None,
+            "Log record exporters (json, posthog, otlp, console, none).",
+            ("OTEL_LOGS_EXPORTER",), group="exporters", default_doc="`json`"),
+    Setting("metrics_exporter", parse_exporter_list, None,
+            "Metric exporters (json, otlp, console, none).",
+            ("OTEL_METRICS_EXPORTER",), group="exporters", default_doc="`json`"),
+    # --- backends named by the seed -------------------------------------------------------
+    Setting("posthog_api_key", parse_str, None, "PostHog project API key; enables the posthog exporter.",
+            ("TL_OTEL_POSTHOG_API_KEY", "POSTHOG_API_KEY"), secret=True, group="posthog"),
+    Setting("posthog_host", _parse_http_url, "https://app.posthog.com", "PostHog host.",
+            ("TL_OTEL_POSTHOG_HOST", "POSTHOG_HOST"), group="posthog"),
+    Setting("scout_key", parse_str, None, "Scout APM organisation key; enables the scout exporter.",
+            ("TL_OTEL_SCOUT_KEY", "SCOUT_KEY"), secret=True, group="scout"),
+    Setting("scout_monitor", _parse_scout_bool, True,
+            "Scout monitoring on/off, read as Scout reads it (yes/true/t/1 is true, anything else false).",
+            ("TL_OTEL_SCOUT_MONITOR", "SCOUT_MONITOR"), group="scout"),
+    # --- logging bridge and JSON lines ----------------------------------------------------
+    Setting("logging", parse_bool, True, "Bridge stdlib logging into OpenTelemetry log records.",
+            ("TL_OTEL_LOGGING",), group="logs"),
+    Setting("log_level", Choice(LOG_LEVELS), "info",
+            "Lowest level captured from stdlib logging (also raises the root logger to it when the "
+            "application left the root logger at Python's default).",
+            ("TL_OTEL_LOG_LEVEL",), group="logs"),
+    Setting("json_stderr_level", Choice((*LOG_LEVELS, "off")), "off",
+            "JSON lines at this level and above go to stderr instead of stdout (off: everything to stdout).",
+            ("TL_OTEL_JSON_STDERR_LEVEL",), group="logs"),
+    Setting("json_max_value_length", IntRange(64, 10_000_000), 16384,
+            "Longest string value written in a JSON line; longer ones are cut and marked.",
+            ("TL_OTEL_JSON_MAX_VALUE_LENGTH",), group="logs"),
+    Setting("asgi_message_spans", parse_bool, False,
+            "Keep the per-message `http send`/`http receive` spans of the ASGI instrumentation "
+            "(off: they are not created, which saves several microseconds per request).",
+            ("TL_OTEL_ASGI_MESSAGE_SPANS",), group="instrumentation"),
+    # --- lifecycle ------------------------------------------------------------------------
+    Setting("shutdown_timeout", Seconds(0.1, 300.0), 10.0,
+            "One deadline shared by every provider, pipeline and exporter at shutdown or flush.",
+            ("TL_OTEL_SHUTDOWN_TIMEOUT",), group="lifecycle"),
+    Setting("handle_sigterm", parse_bool, True,
+            "Flush and shut down on SIGTERM (then let the signal end the process as before). Only "
+            "installed when the process still has the default SIGTERM disposition.",
+            ("TL_OTEL_HANDLE_SIGTERM",), group="lifecycle"),
+    Setting("celery_flush_timeout", Seconds(0.1, 60.0), 2.0,
+            "Bound on the flush a Celery prefork child does before it exits through os._exit.",
+            ("TL_OTEL_CELERY_FLUSH_TIMEOUT",), group="lifecycle"),
+    # --- span pipeline (standard OTEL_BSP_* meaning) --------------------------------------
+    Setting("span_queue_size", IntRange(1), 2048, "Capacity of the span queue; overflow is dropped and counted.",
+            ("TL_OTEL_SPAN_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"), group="pipeline"),
+    Setting("span_batch_size", IntRange(1), 512, "Most spans handed to an exporter at once (≤ queue size).",
+            ("TL_OTEL_SPAN_BATCH_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), group="pipeline"),
+    Setting("span_schedule_delay", Milliseconds(allow_zero=True), 1.0,
+            "Longest wait before queued spans are exported, in ms (the spec's default is 5000; tl-otel uses "
+            "1000 so JSON lines keep pace with logs).",
+            ("TL_OTEL_SPAN_SCHEDULE_DELAY", "OTEL_BSP_SCHEDULE_DELAY"), group="pipeline", default_doc="1000"),
+    Setting("span_export_timeout", Milliseconds(allow_zero=True), 30.0,
+            "Deadline of one export call, in ms (0: no limit other than the shutdown deadline).",
+            ("TL_OTEL_SPAN_EXPORT_TIMEOUT", "OTEL_BSP_EXPORT_TIMEOUT"), group="pipeline", default_doc="30000"),
+    Setting("log_queue_size", IntRange(1), 2048, "Capacity of the log record queue.",
+            ("TL_OTEL_LOG_QUEUE_SIZE", "OTEL_BLRP_MAX_QUEUE_SIZE"), group="pipeline"),
+    Setting("log_batch_size", IntRange(1), 512, "Most log records handed to an exporter at once (≤ queue size).",
+            ("TL_OTEL_LOG_BATCH_SIZE", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"), group="pipeline"),
+    Setting("log_schedule_delay", Milliseconds(allow_zero=True), 1.0,
+            "Longest wait before queued log records are exported, in ms.",
+            ("TL_OTEL_LOG_SCHEDULE_DELAY", "OTEL_BLRP_SCHEDULE_DELAY"), group="pipeline", default_doc="1000"),
+    Setting("log_export_timeout", Milliseconds(allow_zero=True), 30.0,
+            "Deadline of one log export call, in ms (0: no limit other than the shutdown deadline).",
+            ("TL_OTEL_LOG_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT"), group="pipeline", default_doc="30000"),
+    Setting("metric_export_interval", Milliseconds(), 60.0, "Interval between metric exports, in ms.",
+            ("TL_OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_INTERVAL"), group="pipeline",
+            default_doc="60000"),
+    Setting("metric_export_timeout", Milliseconds(allow_zero=True), 30.0,
+            "Deadline of one metric export, in ms (0: no limit other than the shutdown deadline).",
+            ("TL_OTEL_METRIC_EXPORT_TIMEOUT", "OTEL_METRIC_EXPORT_TIMEOUT"), group="pipeline",
+            default_doc="30000"),
+    # --- sampling (standard meaning) ------------------------------------------------------
+    Setting("traces_sampler", Choice(_SAMPLERS), "parentbased_always_on",
+            "Which traces are exported. tl-otel's own processors still see every local root span.",
+            ("OTEL_TRACES_SAMPLER",), group="sampling"),
+    Setting("traces_sampler_arg", parse_ratio, 1.0, "Ratio for the traceidratio samplers.",
+            ("OTEL_TRACES_SAMPLER_ARG",), group="sampling"),
+)
+
+BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

@@ -1,0 +1,149 @@
+"""Value parsers for settings: each turns a raw string (or a Python value from configure()) into a
+typed value, or raises ``InvalidValue`` with a sentence saying what is accepted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class InvalidValue(ValueError):
+    """Raised by a parser; the message says what is accepted."""
+
+
+Parser = Callable[[Any], Any]
+
+_TRUE = {"true", "yes", "t", "1", "on"}
+_FALSE = {"false", "no", "f", "0", "off"}
+
+
+def parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidValue("one of true/false (also yes/no, t/f, 1/0, on/off)")
+
+
+def parse_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue("a string")
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer with bounds; ``minimum`` is inclusive."""
+
+    minimum: int = 1
+    maximum: int = 2**31 - 1
+
+    def __call__(self, raw: Any) -> int:
+        accepted = f"a whole number from {self.minimum} to {self.maximum}"
+        if isinstance(raw, bool):
+            raise InvalidValue(accepted)
+        if isinstance(raw, int):
+            value = raw
+        else:
+            text = str(raw).strip()
+            if not re.fullmatch(r"[+-]?\d+", text):
+                raise InvalidValue(accepted)
+            value = int(text)
+        if not self.minimum <= value <= self.maximum:
+            raise InvalidValue(accepted)
+        return value
+
+
+@dataclass(frozen=True)
+class Milliseconds:
+    """A duration given in milliseconds (the OTEL_* convention); parsed to seconds.
+
+    ``allow_zero`` follows the spec's Timeout type, where 0 means "no limit"."""
+
+    allow_zero: bool = False
+    maximum_ms: int = 2**31 - 1
+
+    def __call__(self, raw: Any) -> float:
+        lower = 0 if self.allow_zero else 1
+        try:
+            value = IntRange(lower, self.maximum_ms)(raw)
+        except InvalidValue:
+            raise InvalidValue(
+                f"a whole number of milliseconds from {lower} to {self.maximum_ms}"
+            ) from None
+        return value / 1000.0
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+@dataclass(frozen=True)
+class Seconds:
+    """A duration in seconds; accepts ``2.5``, ``500ms``, ``30s``, ``5m``, ``1h``."""
+
+    minimum: float = 0.0
+    maximum: float = 24 * 3600.0
+
+    def __call__(self, raw: Any) -> float:
+        accepted = (
+            f"a duration from {self.minimum:g}s to {self.maximum:g}s, such as 10, 2.5, 500ms, 30s or 5m"
+        )
+        if isinstance(raw, bool):
+            raise InvalidValue(accepted)
+        if isinstance(raw, (int, float)):
+            value = float(raw)
+        else:
+            match = _DURATION.match(str(raw).lower())
+            if not match:
+                raise InvalidValue(accepted)
+            value = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        if not self.minimum <= value <= self.maximum or value != value:
+            raise InvalidValue(accepted)
+        return value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a fixed set of words, case-insensitive; returns the canonical (lower-case) word."""
+
+    choices: Sequence[str]
+
+    def __call__(self, raw: Any) -> str:
+        text = str(raw).strip().lower()
+        if text not in self.choices:
+            raise InvalidValue("one of " + ", ".join(self.choices))
+        return text
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def parse_exporter_list(raw: Any) -> tuple[str, ...]:
+    """A comma-separated list of exporter names; ``none`` alone means no exporter."""
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    names = tuple(str(item).strip().lower() for item in items if str(item).strip())
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9_.\-]+", name):
+            raise InvalidValue("a comma-separated list of exporter names such as json,otlp or none")
+    if "none" in names:
+        if len(names) > 1:
+            raise InvalidValue("either none alone or a list of exporter names without none")
+        return ()
+    return names
+
+
+def parse_ratio(raw: Any) -> float:
+    accepted = "a number from 0 to 1"
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidValue(accepted) from None
+    if not 0.0 <= value <= 1.0:
+        raise InvalidValue(accepted)
+    return value
