@@ -1,8 +1,9 @@
 """Span exporter ``json``: one line per span worth a log line.
 
 Worth a line: requests served (SERVER), worker tasks (CONSUMER), calls to remote services (CLIENT,
-PRODUCER), engine runs, and any span that ended in error. Other internal spans are detail for trace
-backends and would drown the log."""
+PRODUCER), engine runs, and any span that ended in error. Database calls are remote calls too, but one
+line per query would drown the log: they get a line when they fail or take at least
+``SLOW_DB_CALL_MS``. Other internal spans are detail for trace backends."""
 
 from __future__ import annotations
 
@@ -20,11 +21,19 @@ _NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 
 
+SLOW_DB_CALL_MS = 100.0
+
+
 def is_notable(span: ReadableSpan) -> bool:
-    if span.kind in _NOTABLE_KINDS or span.status.status_code is StatusCode.ERROR:
+    if span.status.status_code is StatusCode.ERROR:
         return True
-    attributes = span.attributes
-    return bool(attributes) and "engine.id" in attributes
+    attributes = span.attributes or {}
+    if span.kind in _NOTABLE_KINDS:
+        if span.kind is SpanKind.CLIENT and ("db.system" in attributes or "db.system.name" in attributes):
+            duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
+            return duration_ms >= SLOW_DB_CALL_MS
+        return True
+    return "engine.id" in attributes
 
 
 class JsonSpanExporter(SpanExporter):
