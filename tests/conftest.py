@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any telemetry settings, plus ``extra``."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_"))}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json_lines(self) -> list[dict]:
+        """tl-otel's JSON lines on stdout (other output, e.g. the SDK console exporter's, is skipped)."""
+        import json
+
+        records = []
+        for line in self.stdout.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "type" in record:
+                records.append(record)
+        return records
+
+
+def run_python(code: str, *, launcher: bool = False, timeout: float = 60, **env: str) -> Ran:
+    """Run ``code`` in a fresh interpreter (optionally under opentelemetry-instrument)."""
+    command = [sys.executable, "-c", textwrap.dedent(code)]
+    if launcher:
+        command = [str(BIN / "opentelemetry-instrument"), *command]
+    done = subprocess.run(command, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def python():
+    return run_python

@@ -1,0 +1,118 @@
+"""configure() and the launcher in fresh interpreters: both give the same result, bad settings never
+stop the application unless strict mode is on, and a second configure() changes nothing."""
+
+from __future__ import annotations
+
+import time
+
+APP = """
+import logging
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("GET /x", kind=trace.SpanKind.SERVER):
+    logging.getLogger("app").info("inside", extra={"k": 1})
+print("app finished")
+"""
+
+
+def test_launcher_and_configure_give_the_same_lines(python):
+    launched = python(APP, launcher=True, OTEL_SERVICE_NAME="svc")
+    programmatic = python("import tl_otel; tl_otel.configure(service_name='svc')\n" + APP)
+    for ran in (launched, programmatic):
+        assert ran.returncode == 0, ran.stderr
+        assert "app finished" in ran.stdout
+        records = ran.json_lines()
+        shapes = sorted((r["type"], r["message"], r["service.name"]) for r in records)
+        assert shapes == [("log", "inside", "svc"), ("span", "GET /x", "svc")]
+        span, log = sorted(records, key=lambda r: r["type"], reverse=True)
+        assert log["trace_id"] == span["trace_id"] and log["span_id"] == span["span_id"] and log["k"] == 1
+
+
+def test_second_configure_warns_and_adds_no_processor_or_handler(python):
+    ran = python("""
+        import logging, tl_otel
+        from opentelemetry import trace
+        first = tl_otel.configure(service_name="svc")
+        second = tl_otel.configure(service_name="other")
+        assert first is second
+        handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "OTelLogHandler"]
+        assert len(handlers) == 1, handlers
+        processors = trace.get_tracer_provider()._active_span_processor._span_processors
+        assert len(processors) == 1, processors
+        logging.getLogger("app").info("once")
+    """)
+    assert ran.returncode == 0, ran.stderr
+    assert "configure() was called again" in ran.stderr
+    assert [r["message"] for r in ran.json_lines()] == ["once"]
+
+
+def test_launcher_and_configure_twice_do_not_duplicate(python):
+    ran = python("import tl_otel; tl_otel.configure()\n" + APP, launcher=True)
+    assert ran.returncode == 0, ran.stderr
+    assert len(ran.json_lines()) == 2
+
+
+def test_bad_sdk_variable_warns_and_the_app_and_the_sdk_keep_working(python):
+    # Without tl-otel, constructing a BatchSpanProcessor raises ValueError on OTEL_BSP_MAX_QUEUE_SIZE=0.
+    ran = python("""
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+BatchSpanProcessor(ConsoleSpanExporter())
+""" + APP, launcher=True, OTEL_BSP_MAX_QUEUE_SIZE="0", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4096")
+    assert ran.returncode == 0, ran.stderr
+    assert "app finished" in ran.stdout
+    assert "OTEL_BSP_MAX_QUEUE_SIZE='0' is not valid: expected a whole number from 1" in ran.stderr
+    assert ran.stderr.count("OTEL_BSP_MAX_QUEUE_SIZE='0'") == 1
+    assert len(ran.json_lines()) == 2
+
+
+def test_strict_mode_under_the_launcher_exits_with_the_message(python):
+    ran = python(APP, launcher=True, TL_OTEL_STRICT="true", OTEL_BSP_MAX_QUEUE_SIZE="-1")
+    assert ran.returncode == 2
+    assert "app finished" not in ran.stdout
+    assert "TL_OTEL_STRICT=true" in ran.stderr and "OTEL_BSP_MAX_QUEUE_SIZE='-1'" in ran.stderr
+
+
+def test_strict_mode_programmatic_raises_configuration_error(python):
+    ran = python("""
+        import tl_otel
+        try:
+            tl_otel.configure(strict=True, settings={"log_level": "loud"})
+        except tl_otel.ConfigurationError as exc:
+            print("raised:", exc)
+    """)
+    assert "raised:" in ran.stdout and "configure(log_level=...)='loud'" in ran.stdout
+
+
+def test_strict_mode_also_covers_unknown_exporters(python):
+    ran = python(APP, launcher=True, TL_OTEL_STRICT="1", OTEL_TRACES_EXPORTER="json,nosuch")
+    assert ran.returncode == 2 and "'nosuch'" in ran.stderr
+
+
+def test_exporters_swap_by_environment_alone(python):
+    ran = python(APP, launcher=True, OTEL_TRACES_EXPORTER="console", OTEL_LOGS_EXPORTER="none",
+                 OTEL_METRICS_EXPORTER="none")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.json_lines() == []
+    assert '"name": "GET /x"' in ran.stdout  # the SDK's console exporter format
+
+
+def test_secrets_never_appear_in_tl_otel_messages(python):
+    ran = python("""
+        import tl_otel
+        runtime = tl_otel.configure(settings={"log_level": "loud"})
+        print(repr(runtime.settings))
+    """, POSTHOG_API_KEY="phc_canary_value_123", OTEL_TRACES_EXPORTER="json,posthog")
+    assert ran.returncode == 0, ran.stderr
+    assert "phc_canary_value_123" not in ran.stdout + ran.stderr
+    assert "posthog_api_key=<secret, 20 chars>" in ran.stdout
+
+
+def test_shutdown_is_bounded_by_one_deadline_when_a_backend_is_unreachable(python):
+    # OTLP to a closed port retries with backoff; the shared deadline still ends the process on time.
+    started = time.monotonic()
+    ran = python(APP, launcher=True, OTEL_TRACES_EXPORTER="otlp,json", OTEL_LOGS_EXPORTER="otlp,json",
+                 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", TL_OTEL_SHUTDOWN_TIMEOUT="2",
+                 OTEL_EXPORTER_OTLP_TIMEOUT="30")
+    elapsed = time.monotonic() - started
+    assert ran.returncode == 0, ran.stderr
+    assert len(ran.json_lines()) == 2  # the json destination is not held back by the otlp one
+    assert elapsed < 15, elapsed
