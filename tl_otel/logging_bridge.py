@@ -38,6 +38,8 @@ def _message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
     except Exception as exc:
+        if not record.args:
+            return safe_str(record.msg)
         return f"{safe_str(record.msg)} (log arguments could not be formatted: {type(exc).__name__})"
 
 

@@ -1,0 +1,154 @@
+"""The span pipeline in-process: one append per span, per-destination isolation, counted drops,
+sampling that still shows local roots to tl-otel's processors, and fork safety. In-memory exporters
+stand in for backends here (unit level); the end-to-end tests use real processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+from opentelemetry.trace import SpanKind
+
+from tl_otel.pipeline.deadline import Deadline
+from tl_otel.pipeline.destination import Destination
+from tl_otel.pipeline.fanout import Fanout
+from tl_otel.pipeline.processors import FanoutSpanProcessor
+from tl_otel.sampling import LocalRootRecordingSampler
+
+
+class BlockingExporter(InMemorySpanExporter):
+    """Hangs in export until released, like a backend that accepts and never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def export(self, spans):
+        self.release.wait()
+        return super().export(spans)
+
+
+def pipeline(*exporters, capacity=1000, batch=100, delay=0.05, sampler=ALWAYS_ON, accepts_unsampled=()):
+    destinations = [
+        Destination(f"d{index}", exporter, capacity,
+                    None if index in accepts_unsampled else (lambda s: s.context.trace_flags.sampled))
+        for index, exporter in enumerate(exporters)
+    ]
+    fanout = Fanout("spans", destinations, capacity, batch, delay)
+    provider = TracerProvider(sampler=sampler, shutdown_on_exit=False)
+    provider.add_span_processor(FanoutSpanProcessor(fanout, 5.0))
+    return provider, fanout, destinations
+
+
+def emit(provider, count, kind=SpanKind.SERVER):
+    tracer = provider.get_tracer("test")
+    for index in range(count):
+        with tracer.start_as_current_span(f"span-{index}", kind=kind):
+            pass
+
+
+def test_each_span_is_appended_once_whatever_the_number_of_destinations():
+    exporters = [InMemorySpanExporter() for _ in range(3)]
+    provider, fanout, _ = pipeline(*exporters, delay=60)
+    emit(provider, 50)
+    assert len(fanout._items) == 50  # one queue entry per span, not one per destination
+    assert fanout.force_flush(Deadline(5))
+    assert [len(e.get_finished_spans()) for e in exporters] == [50, 50, 50]
+
+
+def test_a_hung_destination_does_not_delay_another():
+    hung, healthy = BlockingExporter(), InMemorySpanExporter()
+    provider, fanout, destinations = pipeline(hung, healthy)
+    emit(provider, 200)
+    deadline = Deadline(5)
+    while len(healthy.get_finished_spans()) < 200 and not deadline.expired:
+        time.sleep(0.01)
+    assert len(healthy.get_finished_spans()) == 200
+    assert hung.get_finished_spans() == ()
+    started = time.monotonic()
+    assert fanout.shutdown(Deadline(1.0)) is False  # the hung one could not finish
+    assert time.monotonic() - started < 4
+    hung.release.set()
+
+
+def test_a_full_destination_drops_and_counts_without_blocking_the_application():
+    hung = BlockingExporter()
+    provider, fanout, [destination] = pipeline(hung, capacity=50, batch=10, delay=0.01)
+    emit(provider, 500)
+    fanout.force_flush(Deadline(0.5))
+    stats = destination.stats
+    assert stats.dropped_queue_full > 0
+    assert stats.dropped_queue_full + destination.queue_depth + fanout.dropped <= 500
+    hung.release.set()
+    assert fanout.force_flush(Deadline(5))
+    assert len(hung.get_finished_spans()) + stats.dropped_queue_full + fanout.dropped == 500
+
+
+def test_fanout_queue_overflow_is_counted():
+    exporter = InMemorySpanExporter()
+    provider, fanout, _ = pipeline(exporter, capacity=10, batch=1000, delay=60)
+    emit(provider, 25)
+    assert fanout.dropped == 15
+    fanout.force_flush(Deadline(5))
+    assert len(exporter.get_finished_spans()) == 10
+
+
+def test_exporter_exceptions_are_counted_and_do_not_stop_the_worker():
+    class Flaky(InMemorySpanExporter):
+        calls = 0
+
+        def export(self, spans):
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("backend exploded")
+            return super().export(spans)
+
+    flaky = Flaky()
+    provider, fanout, [destination] = pipeline(flaky, batch=5, delay=60)
+    emit(provider, 5)
+    fanout.force_flush(Deadline(5))
+    emit(provider, 5)
+    fanout.force_flush(Deadline(5))
+    assert destination.stats.failed == 5 and destination.stats.by_reason == {"RuntimeError": 5}
+    assert destination.stats.exported == 5
+
+
+def test_unsampled_local_roots_reach_processors_that_ask_for_them_but_no_exporter():
+    exporter, business = InMemorySpanExporter(), InMemorySpanExporter()
+    sampler = LocalRootRecordingSampler(ParentBased(ALWAYS_OFF))
+    provider, fanout, _ = pipeline(exporter, business, sampler=sampler, accepts_unsampled=(1,))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("child"):
+            pass
+    fanout.force_flush(Deadline(5))
+    assert exporter.get_finished_spans() == ()
+    [root] = business.get_finished_spans()
+    assert root.name == "GET /x" and not root.context.trace_flags.sampled  # children stay dropped
+
+
+def test_a_forked_child_exports_only_its_own_spans():
+    exporter = InMemorySpanExporter()
+    provider, fanout, _ = pipeline(exporter, delay=60)
+    emit(provider, 3)  # queued in the parent, not yet exported
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            emit(provider, 2)
+            fanout.force_flush(Deadline(5))
+            names = ",".join(sorted(s.name for s in exporter.get_finished_spans()))
+            os.write(write, names.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child_names = os.read(read, 1000).decode()
+    assert child_names == "span-0,span-1"  # the parent's three queued spans were not exported twice
+    fanout.force_flush(Deadline(5))
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["span-0", "span-1", "span-2"]
