@@ -1,0 +1,71 @@
+"""The built wheel in a fresh virtualenv: the package mapping (exporters/ → tl_otel.exporters) and
+every entry point work outside the source tree, also with opentelemetry-distro installed beside it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, clean_env
+
+pytestmark = pytest.mark.e2e
+
+SCRIPT = """
+import logging, tl_otel.exporters.jsonl.spans
+from opentelemetry import trace
+with trace.get_tracer("smoke").start_as_current_span("GET /smoke", kind=trace.SpanKind.SERVER):
+    logging.getLogger("smoke").info("from the wheel")
+print("module", tl_otel.exporters.jsonl.spans.__file__)
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(root / "dist"), str(REPO)],
+                   check=True, capture_output=True, timeout=300)
+    [wheel] = (root / "dist").glob("tl_otel-*.whl")
+    venv.create(root / "venv", with_pip=True)
+    python = root / "venv" / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel), "opentelemetry-distro>=0.66b1,<0.67"],
+                   check=True, capture_output=True, timeout=600)
+    return root
+
+
+def run_in(root: Path, **env: str) -> subprocess.CompletedProcess:
+    bin_dir = root / "venv" / "bin"
+    environment = clean_env(**env)
+    environment.pop("PYTHONPATH")  # nothing from the source tree
+    return subprocess.run([str(bin_dir / "opentelemetry-instrument"), str(bin_dir / "python"), "-c", SCRIPT],
+                          env=environment, capture_output=True, text=True, timeout=60, cwd=root)
+
+
+def test_wheel_runs_under_the_launcher_beside_opentelemetry_distro(wheel_venv):
+    ran = run_in(wheel_venv, OTEL_PYTHON_DISTRO="tl_otel", OTEL_SERVICE_NAME="wheel-smoke")
+    assert ran.returncode == 0, ran.stderr
+    assert f"module {wheel_venv}" in ran.stdout  # imported from the installed wheel, not the checkout
+    assert '"message":"GET /smoke"' in ran.stdout and '"message":"from the wheel"' in ran.stdout
+    assert '"service.name":"wheel-smoke"' in ran.stdout
+    assert "Failed to auto initialize" not in ran.stderr
+
+
+def test_wheel_entry_points_resolve(wheel_venv):
+    python = wheel_venv / "venv" / "bin" / "python"
+    code = (
+        "from importlib.metadata import entry_points\n"
+        "for group in ('opentelemetry_distro', 'opentelemetry_configurator', 'opentelemetry_traces_exporter',"
+        " 'opentelemetry_logs_exporter', 'opentelemetry_metrics_exporter'):\n"
+        "    for ep in entry_points(group=group):\n"
+        "        if ep.value.startswith('tl_otel'):\n"
+        "            ep.load(); print(group, ep.name)\n"
+    )
+    ran = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60, cwd=wheel_venv)
+    assert ran.returncode == 0, ran.stderr
+    assert sorted(ran.stdout.split("\n")) == sorted([
+        "", "opentelemetry_distro tl_otel", "opentelemetry_configurator tl_otel",
+        "opentelemetry_traces_exporter json", "opentelemetry_logs_exporter json", "opentelemetry_metrics_exporter json",
+    ])
