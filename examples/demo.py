@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import sys
 from collections import Counter
-from pathlib import Path
 
 from examples.processes import (
     REPO,
@@ -45,7 +44,7 @@ def summarise(name: str, records: list[dict]) -> None:
     for (kind, level), count in sorted(kinds.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
         print(f"   {count:4d}  {kind:6s} {level}")
     for record in records:
-        if record.get("type") == "span" and record.get("span.kind") in ("server", "consumer") \
+        if (record.get("type") == "span" and record.get("span.kind") in ("server", "consumer")) \
                 or "engine.id" in record:
             status = record.get("http.status_code", record.get("engine.status", record.get("status")))
             print(f"   span  {record['message']:32s} {record.get('duration_ms', 0):8.1f} ms  {status}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tl_otel.exporters.jsonl.encoder import encode_line
+
 from tl_otel.safe_values import to_jsonable
 
 
@@ -114,7 +115,7 @@ def test_log_record_fields_extra_trace_context_and_exception(python):
         logger.debug("not captured at the default level")
     """)
     assert ran.returncode == 0, ran.stderr
-    trace_id, span_id = next(l for l in ran.stdout.splitlines() if l.startswith("IDS")).split()[1:]
+    trace_id, span_id = next(x for x in ran.stdout.splitlines() if x.startswith("IDS")).split()[1:]
     executed, failed = ran.json_lines()
     assert executed["message"] == "Engine executed" and executed["level"] == "INFO"
     assert (executed["engine_id"], executed["duration_ms"], executed["status"]) == ("engine-123", 150, "success")

@@ -9,7 +9,6 @@ import threading
 import time
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind
@@ -63,7 +62,7 @@ def test_each_span_is_appended_once_whatever_the_number_of_destinations():
 
 def test_a_hung_destination_does_not_delay_another():
     hung, healthy = BlockingExporter(), InMemorySpanExporter()
-    provider, fanout, destinations = pipeline(hung, healthy)
+    provider, fanout, _destinations = pipeline(hung, healthy)
     emit(provider, 200)
     deadline = Deadline(5)
     while len(healthy.get_finished_spans()) < 200 and not deadline.expired:
@@ -123,9 +122,8 @@ def test_unsampled_local_roots_reach_processors_that_ask_for_them_but_no_exporte
     sampler = LocalRootRecordingSampler(ParentBased(ALWAYS_OFF))
     provider, fanout, _ = pipeline(exporter, business, sampler=sampler, accepts_unsampled=(1,))
     tracer = provider.get_tracer("test")
-    with tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER):
-        with tracer.start_as_current_span("child"):
-            pass
+    with tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER), tracer.start_as_current_span("child"):
+        pass
     fanout.force_flush(Deadline(5))
     assert exporter.get_finished_spans() == ()
     [root] = business.get_finished_spans()

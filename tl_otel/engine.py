@@ -11,7 +11,7 @@ import functools
 import inspect
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -53,15 +53,13 @@ def _record_failure(span: Span, exc: BaseException) -> None:
             stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         except Exception:
             stack = ""
-        try:
+        with suppress(Exception):
             span.add_event("exception", {
                 "exception.type": type(exc).__name__,
                 "exception.message": message,
                 "exception.stacktrace": stack,
                 "exception.escaped": "True",
             })
-        except Exception:
-            pass
 
 
 class _EngineRun:
@@ -87,10 +85,8 @@ class _EngineRun:
         except BaseException as exc:
             _record_failure(span, exc)
             if manager is not None:
-                try:
+                with suppress(Exception):
                     manager.__exit__(None, None, None)
-                except Exception:
-                    pass
             raise
         else:
             try:

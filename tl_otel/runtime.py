@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -36,10 +37,8 @@ class Runtime:
         for provider in (self.tracer_provider, self.logger_provider):
             update = getattr(provider, "_update_resource", None)
             if update is not None:
-                try:
+                with contextlib.suppress(Exception):
                     update(pid)
-                except Exception:
-                    pass
 
     def _calls(self, deadline: Deadline, flush: bool) -> dict[str, Any]:
         calls: dict[str, Any] = {}

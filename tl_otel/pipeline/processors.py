@@ -22,7 +22,8 @@ class FanoutSpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        try:
+        # try/except rather than contextlib.suppress: this runs on the application thread for every item.
+        try:  # noqa: SIM105
             self.fanout.offer(span)
         except Exception:
             pass
@@ -40,7 +41,8 @@ class FanoutLogRecordProcessor(LogRecordProcessor):
         self._shutdown_timeout = shutdown_timeout
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        try:
+        # try/except rather than contextlib.suppress: this runs on the application thread for every item.
+        try:  # noqa: SIM105
             self.fanout.offer(log_record)
         except Exception:
             pass

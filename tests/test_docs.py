@@ -1,0 +1,36 @@
+"""docs/ stays true to the code."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from tests.conftest import REPO
+from tl_otel import configure
+from tl_otel.settings import BY_NAME
+from tl_otel.settings.reference import render_markdown
+
+
+def test_configuration_reference_matches_the_registry():
+    committed = (REPO / "docs" / "configuration.md").read_text()
+    assert committed == render_markdown(), "regenerate: python -m tl_otel.settings.reference > docs/configuration.md"
+
+
+def test_every_configure_argument_is_a_registry_setting():
+    parameters = set(inspect.signature(configure).parameters) - {"settings", "env"}
+    assert parameters <= set(BY_NAME)
+
+
+def test_every_variable_named_in_the_docs_exists_in_the_registry_or_the_sdk():
+    known = {variable for setting in BY_NAME.values() for variable in setting.env}
+    sdk_variables = {"OTEL_RESOURCE_ATTRIBUTES", "OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR",
+                     "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
+                     "OTEL_SEMCONV_STABILITY_OPT_IN", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                     "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"}
+    example_variables = {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ENGINE_API_URL", "ENGINE_DATA_DIR"}
+    for page in [*(REPO / "docs").glob("*.md"), REPO / "README.md"]:
+        for variable in re.findall(r"\b((?:TL_OTEL|OTEL|POSTHOG|SCOUT)_[A-Z_]+)\b", page.read_text()):
+            if variable.endswith("_"):
+                continue
+            assert variable in known | sdk_variables | example_variables, f"{page.name} names unknown {variable}"
