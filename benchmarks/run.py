@@ -1,0 +1,22 @@
+"""``./run bench``: every benchmark, each comparing variants interleaved in one run and reporting ratios
+(this machine is noisy; no result here is a pass/fail)."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import json_logs, request_path, span_cost
+
+
+def main() -> None:
+    which = set(sys.argv[1:]) or {"spans", "requests", "logs"}
+    if "spans" in which:
+        span_cost.run()
+    if "logs" in which:
+        json_logs.run()
+    if "requests" in which:
+        request_path.run()
+
+
+if __name__ == "__main__":
+    main()
