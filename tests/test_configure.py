@@ -116,3 +116,23 @@ def test_shutdown_is_bounded_by_one_deadline_when_a_backend_is_unreachable(pytho
     assert ran.returncode == 0, ran.stderr
     assert len(ran.json_lines()) == 2  # the json destination is not held back by the otlp one
     assert elapsed < 15, elapsed
+
+
+def test_programmatic_configure_instruments_libraries_like_the_launcher(python):
+    ran = python("""
+        import tl_otel
+        tl_otel.configure(service_name="api")
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+        app = FastAPI()
+
+        @app.get("/items/{item_id}")
+        def read_item(item_id: int):
+            return {"id": item_id}
+
+        assert TestClient(app).get("/items/7").status_code == 200
+    """)
+    assert ran.returncode == 0, ran.stderr
+    [server] = [r for r in ran.json_lines() if r.get("span.kind") == "server"]
+    assert server["message"] == "GET /items/{item_id}" and server["http.route"] == "/items/{item_id}"
+    assert not [r for r in ran.json_lines() if str(r["message"]).endswith("http send")]  # distro options applied

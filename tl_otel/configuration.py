@@ -33,6 +33,7 @@ from tl_otel.settings import ConfigurationError, Settings, resolve
 from tl_otel.settings.sdk_env import unset_invalid_sdk_variables
 
 _runtime: Runtime | None = None
+_launched = False  # configured by the launcher, which instruments libraries itself
 _configure_lock = threading.Lock()
 
 # Exporters flagged with this attribute also receive spans the sampler did not sample (they still
@@ -128,8 +129,11 @@ def configure(
     strict: bool | None = None,
     settings: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    instrument: bool = True,
 ) -> Runtime:
-    """Set up traces, logs and metrics exactly as the ``opentelemetry-instrument`` launcher does.
+    """Set up traces, logs and metrics exactly as the ``opentelemetry-instrument`` launcher does,
+    including instrumenting every installed library that has an instrumentation package (pass
+    ``instrument=False`` to skip that; OTEL_PYTHON_DISABLED_INSTRUMENTATIONS is honoured).
 
     Every argument is a setting from the registry (see docs/configuration.md); ``settings`` takes any
     other by name. An argument wins over every environment variable. A second call warns and returns
@@ -153,7 +157,24 @@ def configure(
         if env is None:
             unset_invalid_sdk_variables(resolved.problems, os.environ)
         _runtime = _build(resolved)
-        return _runtime
+    if instrument and not _launched:
+        _instrument_libraries()
+    return _runtime
+
+
+def _instrument_libraries() -> None:
+    """What the launcher does after configuring: every installed instrumentor, through tl-otel's distro
+    (so it gets tl-otel's per-instrumentor options). Libraries' objects created before this call (e.g. a
+    FastAPI app) are not instrumented: call configure() first."""
+    try:
+        from opentelemetry.instrumentation.auto_instrumentation._load import _load_instrumentors
+
+        from tl_otel.distro import TlOtelDistro
+
+        _load_instrumentors(TlOtelDistro())
+    except Exception as exc:
+        logger.warning("instrumenting installed libraries failed (%s: %s); telemetry is configured, "
+                       "but library calls may not be traced", type(exc).__name__, exc)
 
 
 def _build(settings: Settings) -> Runtime:
@@ -187,8 +208,10 @@ def _build(settings: Settings) -> Runtime:
 def configure_from_launcher() -> None:
     """Entry for the configurator. The launcher swallows ordinary exceptions, so a strict-mode error
     ends the process here with the message and exit status 2."""
+    global _launched
+    _launched = True
     try:
-        configure()
+        configure(instrument=False)
     except ConfigurationError as exc:
         sys.stderr.write(f"tl-otel: {exc}\n")
         sys.stderr.flush()

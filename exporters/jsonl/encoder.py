@@ -33,11 +33,18 @@ def level_name(levelno: int) -> str:
     return "DEBUG"
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339(time_ns: int | None) -> str | None:
+    global _last_second
     if not time_ns:
         return None
     seconds, nanos = divmod(time_ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    cached_second, stamp = _last_second  # records of one batch mostly share their second
+    if cached_second != seconds:
+        stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_second = (seconds, stamp)
     return f"{stamp}.{nanos // 1000:06d}Z"
 
 
@@ -56,11 +63,17 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None,
     """Attributes become top-level keys; one that collides with a fixed field keeps an ``attr.`` prefix."""
     if not attributes:
         return
-    for key, value in attributes.items():
+    # The SDK's BoundedAttributes iterates through the Mapping ABC (slow); read its dict directly.
+    items = getattr(attributes, "_dict", attributes).items()
+    for key, value in items:
         name = key if type(key) is str else safe_str(key)
         if name in fields:
             name = "attr." + name
-        fields[name] = clean_value(value, max_length)
+        kind = type(value)
+        if (kind is str and len(value) <= max_length) or kind is int or kind is bool:
+            fields[name] = value
+        else:
+            fields[name] = clean_value(value, max_length)
 
 
 def encode_line(fields: dict[str, Any]) -> bytes:
