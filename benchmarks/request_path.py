@@ -45,9 +45,9 @@ def load(port: int, requests: int) -> list[float]:
     return latencies
 
 
-def measure(command: list[str], port: int, requests: int) -> dict[str, float]:
+def measure(command: list[str], port: int, requests: int, **extra_env: str) -> dict[str, float]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "TL_OTEL_"))}
-    env.update(PYTHONPATH=str(REPO), OTEL_SERVICE_NAME="bench", OTEL_METRICS_EXPORTER="none")
+    env.update(PYTHONPATH=str(REPO), OTEL_SERVICE_NAME="bench", OTEL_METRICS_EXPORTER="none", **extra_env)
     server = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/items/0", timeout=30)

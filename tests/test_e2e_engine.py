@@ -4,11 +4,13 @@
   of the same request share a trace id; SIGTERM (which uvicorn re-raises, so atexit never runs) and
   SIGINT both still deliver everything;
 - API → worker: a request enqueues a Celery task on real Redis, a prefork worker (children recycled
-  after every task, so they leave through os._exit) runs it, and the task span joins the request's trace.
+  after every task, so they leave through os._exit) runs it against PostgreSQL, and the task span joins
+  the request's trace.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 
@@ -28,9 +30,9 @@ from examples.processes import (
 pytestmark = pytest.mark.e2e
 
 
-def redis_available() -> bool:
+def listening(port: int) -> bool:
     try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
     except OSError:
         return False
@@ -75,11 +77,13 @@ def test_request_spans_and_their_log_lines_share_a_trace_and_survive_the_stop_si
     assert not [r for r in records if str(r.get("message", "")).endswith(("http send", "http receive"))]
 
 
-@pytest.mark.skipif(not redis_available(), reason="needs Redis on 127.0.0.1:6379 (./run tests starts it)")
-def test_api_to_prefork_worker_on_redis_joins_one_trace(tmp_path):
+@pytest.mark.skipif(not os.environ.get("CI") and not (listening(6379) and listening(5432)),
+                    reason="needs Redis and PostgreSQL on 127.0.0.1 (./run tests starts them)")
+def test_api_to_prefork_worker_on_redis_and_postgres_joins_one_trace(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = base_env(tmp_path / "data", CELERY_BROKER_URL="redis://127.0.0.1:6379/15", ENGINE_API_URL=url)
+    env = base_env(tmp_path / "data", CELERY_BROKER_URL="redis://127.0.0.1:6379/15", ENGINE_API_URL=url,
+                   DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     logs = tmp_path / "logs"
     api = start_api(env, port, logs)
     worker = start_worker(env, logs, concurrency=2, extra=["--max-tasks-per-child=1", "-Q", "engine"])
@@ -115,3 +119,11 @@ def test_api_to_prefork_worker_on_redis_joins_one_trace(tmp_path):
     client_calls = [r for r in worker_records if r.get("span.kind") == "client" and r.get("message") == "GET"]
     served = [r for r in api_records if r.get("message") == "GET /engines/{engine_id}"]
     assert len(client_calls) == 3 and {c["span_id"] for c in client_calls} == {s["parent_span_id"] for s in served}
+    # The executions were recorded in PostgreSQL, not in an embedded SQLite file.
+    import sqlalchemy
+
+    with sqlalchemy.create_engine(env["DATABASE_URL"]).connect() as connection:
+        statuses = connection.execute(sqlalchemy.text("select id, status from executions where id = any(:ids)"),
+                                      {"ids": [e["id"] for e in submitted]}).all()
+    assert sorted(status for _, status in statuses) == ["failed", "success", "success"]
+    assert not (tmp_path / "data" / "engine.sqlite3").exists()

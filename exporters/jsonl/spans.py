@@ -24,10 +24,18 @@ _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "er
 SLOW_DB_CALL_MS = 100.0
 
 
+def _attributes(span: ReadableSpan) -> Any:
+    # ReadableSpan.attributes wraps the SDK's BoundedAttributes in a mappingproxy, whose iteration goes
+    # through the Mapping ABC item by item; the plain dict underneath is several times faster to read.
+    raw = getattr(span, "_attributes", None)
+    plain = getattr(raw, "_dict", None)
+    return plain if isinstance(plain, dict) else (span.attributes or {})
+
+
 def is_notable(span: ReadableSpan) -> bool:
     if span.status.status_code is StatusCode.ERROR:
         return True
-    attributes = span.attributes or {}
+    attributes = _attributes(span)
     if span.kind in _NOTABLE_KINDS:
         if span.kind is SpanKind.CLIENT and ("db.system" in attributes or "db.system.name" in attributes):
             duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
@@ -81,7 +89,7 @@ class JsonSpanExporter(SpanExporter):
         }
         if span.status.description:
             fields["status_message"] = clean_value(span.status.description, max_length)
-        add_attributes(fields, span.attributes, max_length)
+        add_attributes(fields, _attributes(span), max_length)
         for event in span.events:
             if event.name == "exception":
                 add_attributes(fields, event.attributes, max_length)

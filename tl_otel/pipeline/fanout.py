@@ -82,12 +82,8 @@ class Fanout:
         with self._dispatch_lock:
             items = self._items
             while items:
-                batch = []
-                try:
-                    for _ in range(self.batch_size):
-                        batch.append(items.popleft())
-                except IndexError:
-                    pass
+                popleft = items.popleft
+                batch = [popleft() for _ in range(min(len(items), self.batch_size))]
                 self.accepted += len(batch)
                 for destination in self.destinations:
                     destination.offer(batch)
