@@ -119,7 +119,7 @@ def test_shutdown_is_bounded_by_one_deadline_when_a_backend_is_unreachable(pytho
 
 
 def test_programmatic_configure_instruments_libraries_like_the_launcher(python):
-    ran = python("""
+    code = """
         import tl_otel
         tl_otel.configure(service_name="api")
         from fastapi import FastAPI
@@ -131,8 +131,14 @@ def test_programmatic_configure_instruments_libraries_like_the_launcher(python):
             return {"id": item_id}
 
         assert TestClient(app).get("/items/7").status_code == 200
-    """)
+    """
+    ran = python(code)
     assert ran.returncode == 0, ran.stderr
     [server] = [r for r in ran.json_lines() if r.get("span.kind") == "server"]
     assert server["message"] == "GET /items/{item_id}" and server["http.route"] == "/items/{item_id}"
-    assert not [r for r in ran.json_lines() if str(r["message"]).endswith("http send")]  # distro options applied
+
+    # The distro's options reach the instrumentor: no per-message ASGI spans unless asked for.
+    console = python(code, OTEL_TRACES_EXPORTER="console")
+    assert '"name": "GET /items/{item_id}"' in console.stdout and "http send" not in console.stdout
+    kept = python(code, OTEL_TRACES_EXPORTER="console", TL_OTEL_ASGI_MESSAGE_SPANS="true")
+    assert "GET /items/{item_id} http send" in kept.stdout

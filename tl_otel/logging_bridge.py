@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import get_current
 
+from tl_otel import log_records
 from tl_otel.safe_values import safe_str, to_jsonable
 from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
 
@@ -78,6 +79,7 @@ class OTelLogHandler(logging.Handler):
         self._provider = logger_provider
         self._max_value_length = max_value_length
         self._loggers: dict[str, Any] = {}
+        self._fast = True
         self.failures = 0
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -87,15 +89,22 @@ class OTelLogHandler(logging.Handler):
             otel_logger = self._loggers.get(record.name)
             if otel_logger is None:
                 otel_logger = self._loggers[record.name] = self._provider.get_logger(record.name)
-            otel_logger.emit(
-                timestamp=int(record.created * 1e9),
-                observed_timestamp=time.time_ns(),
-                context=get_current(),
-                severity_number=_severity(record.levelno),
-                severity_text=record.levelname,
-                body=_message(record),
-                attributes=_attributes(record, self._max_value_length),
-            )
+            fields = {
+                "timestamp": int(record.created * 1e9),
+                "observed_timestamp": time.time_ns(),
+                "context": get_current(),
+                "severity_number": _severity(record.levelno),
+                "severity_text": record.levelname,
+                "body": _message(record),
+            }
+            attributes = _attributes(record, self._max_value_length)
+            if self._fast:
+                try:
+                    otel_logger.emit(log_records.build(otel_logger, attributes, **fields))
+                    return
+                except Exception:
+                    self._fast = False  # an SDK that changed shape: use its public path from now on
+            otel_logger.emit(attributes=attributes, **fields)
         except BaseException as exc:  # RecursionError included: logging must never break the app
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
