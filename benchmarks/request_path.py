@@ -67,7 +67,7 @@ def measure(command: list[str], port: int, requests: int, **extra_env: str) -> d
     }
 
 
-def run(rounds: int = 3, requests: int = 3000) -> None:
+def run(rounds: int = 5, requests: int = 3000) -> None:
     results: dict[str, list[dict[str, float]]] = {}
     for _ in range(rounds):
         port = free_port()

@@ -17,7 +17,7 @@ def test_configuration_reference_matches_the_registry():
 
 
 def test_every_configure_argument_is_a_registry_setting():
-    parameters = set(inspect.signature(configure).parameters) - {"settings", "env"}
+    parameters = set(inspect.signature(configure).parameters) - {"settings", "env", "instrument"}
     assert parameters <= set(BY_NAME)
 
 

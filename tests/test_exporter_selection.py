@@ -36,7 +36,14 @@ def test_otlp_means_http_protobuf_unless_the_protocol_says_grpc():
 
 
 def test_an_unknown_exporter_is_skipped_with_a_message_naming_the_variable_and_the_choices():
-    result = load_exporters("traces", ("json", "nosuch"), resolve({}, {}))
+    result = load_exporters("traces", ("json", "nosuch"), resolve({}, {"OTEL_TRACES_EXPORTER": "json,nosuch"}))
     assert [name for name, _ in result.exporters] == ["json"]
     [problem] = result.problems
     assert "OTEL_TRACES_EXPORTER" in problem and "'nosuch'" in problem and "json" in problem
+
+
+def test_a_default_choice_that_is_not_installed_says_which_setting_chose_it():
+    settings = resolve({}, {"POSTHOG_API_KEY": "phc_x"})
+    result = load_exporters("traces", ("json", "not_installed_here"), settings)
+    [problem] = result.problems
+    assert problem.startswith("it is a default, so tl-otel selected the 'not_installed_here' traces exporter")

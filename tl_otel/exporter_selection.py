@@ -67,6 +67,13 @@ def installed_names(signal: Signal) -> list[str]:
     return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUPS[signal])})
 
 
+def _why(signal: Signal, name: str, settings: Any) -> str:
+    if getattr(settings, f"{signal}_exporter") is not None:
+        return f"{VARIABLES[signal]} names exporter {name!r}"
+    reason = {"posthog": "POSTHOG_API_KEY is set", "scout": "SCOUT_KEY is set"}.get(name, "it is a default")
+    return f"{reason}, so tl-otel selected the {name!r} {signal} exporter"
+
+
 def load_exporters(signal: Signal, names: tuple[str, ...], settings: Any) -> LoadResult:
     """Instantiate each named exporter. A tl-otel-aware exporter offers ``from_settings(settings)``;
     any other is built with no arguments, as the SDK does. Failures are reported, not raised."""
@@ -79,8 +86,8 @@ def load_exporters(signal: Signal, names: tuple[str, ...], settings: Any) -> Loa
         entry_point = available.get(target)
         if entry_point is None:
             problems.append(
-                f"{VARIABLES[signal]} names exporter {name!r}, but no {signal} exporter of that name is "
-                f"installed (installed: {', '.join(installed_names(signal)) or 'none'}); it is skipped"
+                f"{_why(signal, name, settings)}, but no {signal} exporter of that name is installed "
+                f"(installed: {', '.join(installed_names(signal)) or 'none'}); it is skipped"
             )
             continue
         try:

@@ -12,7 +12,7 @@ import traceback
 from typing import Any
 
 from opentelemetry._logs import LoggerProvider, SeverityNumber
-from opentelemetry.context import get_current
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
 from tl_otel import log_records
 from tl_otel.safe_values import safe_str, to_jsonable
@@ -86,13 +86,18 @@ class OTelLogHandler(logging.Handler):
         try:
             if record.name.startswith(_SKIPPED_LOGGERS):
                 return
+            context = get_current()
+            if context.get(_SUPPRESS_INSTRUMENTATION_KEY):
+                # Logged while exporting (an exporter's or its HTTP client's own warning): feeding it back
+                # into the pipeline would loop, one record per failed export.
+                return
             otel_logger = self._loggers.get(record.name)
             if otel_logger is None:
                 otel_logger = self._loggers[record.name] = self._provider.get_logger(record.name)
             fields = {
                 "timestamp": int(record.created * 1e9),
                 "observed_timestamp": time.time_ns(),
-                "context": get_current(),
+                "context": context,
                 "severity_number": _severity(record.levelno),
                 "severity_text": record.levelname,
                 "body": _message(record),

@@ -86,3 +86,21 @@ def encode_line(fields: dict[str, Any]) -> bytes:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:
         return _SURROGATES.sub("\ufffd", text).encode("utf-8") + b"\n"
+
+
+_service_names: dict[int, Any] = {}
+
+
+def service_name(resource: Any) -> Any:
+    """``service.name`` of a resource, looked up once per resource object (every record of a provider
+    shares one; BoundedAttributes lookups go through the Mapping ABC)."""
+    if resource is None:
+        return None
+    key = id(resource)
+    try:
+        return _service_names[key]
+    except KeyError:
+        if len(_service_names) > 64:
+            _service_names.clear()
+        name = _service_names[key] = resource.attributes.get("service.name")
+        return name

@@ -11,7 +11,14 @@ from typing import Any
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from tl_otel.exporters.jsonl.base import JsonLinesOptions
-from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, level_name, rfc3339
+from tl_otel.exporters.jsonl.encoder import (
+    add_attributes,
+    clean_value,
+    encode_line,
+    level_name,
+    rfc3339,
+    service_name,
+)
 
 
 def _levelno(severity_number: Any) -> int:
@@ -63,7 +70,7 @@ class JsonLogExporter(LogRecordExporter):
             "message": clean_value(record.body, max_length),
             "trace_id": format(record.trace_id, "032x") if record.trace_id else None,
             "span_id": format(record.span_id, "016x") if record.span_id else None,
-            "service.name": resource.attributes.get("service.name") if resource else None,
+            "service.name": service_name(resource),
         }
         add_attributes(fields, record.attributes, max_length)
         return levelno, encode_line(fields)

@@ -15,10 +15,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
 from tl_otel.exporters.jsonl.base import JsonLinesOptions
-from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339
+from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339, service_name
 
 _NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+_KIND = {kind: kind.name.lower() for kind in SpanKind}
 
 
 SLOW_DB_CALL_MS = 100.0
@@ -82,8 +83,8 @@ class JsonSpanExporter(SpanExporter):
             "trace_id": format(context.trace_id, "032x") if context else None,
             "span_id": format(context.span_id, "016x") if context else None,
             "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
-            "service.name": span.resource.attributes.get("service.name") if span.resource else None,
-            "span.kind": span.kind.name.lower(),
+            "service.name": service_name(span.resource),
+            "span.kind": _KIND[span.kind],
             "duration_ms": round((end - start) / 1e6, 3) if end and start else None,
             "status": _STATUS[span.status.status_code],
         }

@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
 
 class Deadline:
     def __init__(self, seconds: float) -> None:
@@ -28,6 +30,7 @@ class Deadline:
         done = threading.Event()
 
         def target() -> None:
+            token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
             try:
                 func()
             except Exception:  # a failing shutdown must not stop the others
@@ -35,6 +38,7 @@ class Deadline:
 
                 logger.warning("%s failed during flush/shutdown", name, exc_info=True)
             finally:
+                detach(token)
                 done.set()
 
         threading.Thread(target=target, name=f"tl-otel-{name}", daemon=True).start()
@@ -57,6 +61,7 @@ class Deadline:
             call = wrap(name, func)
 
             def target(call: Callable[[], object] = call, done: threading.Event = done, name: str = name) -> None:
+                token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
                 try:
                     call()
                 except Exception:
@@ -64,6 +69,7 @@ class Deadline:
 
                     logger.warning("%s failed during flush/shutdown", name, exc_info=True)
                 finally:
+                    detach(token)
                     done.set()
 
             threading.Thread(target=target, name=f"tl-otel-{name}", daemon=True).start()

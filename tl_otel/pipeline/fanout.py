@@ -36,6 +36,7 @@ class Fanout:
         # 0 means "export as soon as possible"; a floor keeps the dispatcher from spinning.
         self.schedule_delay = max(schedule_delay, 0.005)
         self.dropped = 0
+        self.dropped_after_shutdown = 0
         self.accepted = 0
         self._shut_down = False
         self._init_state()
@@ -55,8 +56,12 @@ class Fanout:
     # -- application thread --------------------------------------------------------------------
     def offer(self, item: Any) -> None:
         items = self._items
-        if len(items) >= self.capacity or self._shut_down:
+        if len(items) >= self.capacity:
             self._count_drop()
+            return
+        if self._shut_down:
+            # Spans ending during interpreter teardown, after the final flush: counted, not warned about.
+            self.dropped_after_shutdown += 1
             return
         items.append(item)
         if len(items) >= self.batch_size:
@@ -67,7 +72,7 @@ class Fanout:
             self.dropped += 1
         _rate_limited.warning(
             f"fanout-full-{self.name}",
-            "%s queue full (capacity %d) or shut down: dropping; %d dropped so far",
+            "%s queue full (capacity %d): dropping; %d dropped so far",
             self.name, self.capacity, self.dropped,
         )
 
