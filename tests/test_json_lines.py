@@ -197,3 +197,27 @@ def test_metric_points_are_written_at_shutdown(python):
     [point] = [r for r in ran.json_lines() if r["type"] == "metric"]
     assert (point["message"], point["value"], point["engine.id"], point["metric.type"]) == (
         "engine.runs", 3, "engine-123", "sum")
+
+
+def test_an_item_that_cannot_be_encoded_costs_only_itself(tmp_path):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from tl_otel.exporters.jsonl.base import JsonLinesOptions
+    from tl_otel.exporters.jsonl.spans import JsonSpanExporter
+    from tl_otel.exporters.jsonl.stream import LineWriter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    for name in ("first", "second"):
+        with provider.get_tracer("t").start_as_current_span(name, kind=SpanKind.SERVER):
+            pass
+    first, second = memory.get_finished_spans()
+    with open(tmp_path / "out", "wb") as sink:
+        exporter = JsonSpanExporter(JsonLinesOptions(writer=LineWriter(sink.fileno(), sink.fileno())))
+        exporter.export([first, object(), second])  # the middle item is not a span at all
+    assert [json.loads(line)["message"] for line in (tmp_path / "out").read_text().splitlines()] == [
+        "first", "second"]

@@ -36,3 +36,34 @@ class JsonLinesOptions:
 
     def write(self, lines: list[tuple[int, bytes]]) -> None:
         self.writer.write(lines, self.stderr_levelno)
+
+
+class LineExporter:
+    """The export loop shared by the span and log exporters: one line per item that ``_line`` accepts,
+    one write per batch, and an item that cannot be encoded costs only itself."""
+
+    options: JsonLinesOptions
+    _shut_down: bool = False
+
+    def _line(self, item: Any) -> tuple[int, bytes] | None:
+        raise NotImplementedError
+
+    def _write_batch(self, batch: Any) -> bool:
+        if self._shut_down:
+            return False
+        lines = []
+        for item in batch:
+            try:
+                line = self._line(item)
+            except Exception:
+                continue
+            if line is not None:
+                lines.append(line)
+        self.options.write(lines)
+        return True
+
+    def shutdown(self) -> None:
+        self._shut_down = True
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

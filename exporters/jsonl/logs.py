@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-from tl_otel.exporters.jsonl.base import JsonLinesOptions
+from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
 from tl_otel.exporters.jsonl.encoder import (
     add_attributes,
     clean_value,
@@ -35,26 +35,16 @@ def _levelno(severity_number: Any) -> int:
     return 10
 
 
-class JsonLogExporter(LogRecordExporter):
+class JsonLogExporter(LineExporter, LogRecordExporter):
     def __init__(self, options: JsonLinesOptions | None = None) -> None:
         self.options = options or JsonLinesOptions.from_environment()
-        self._shut_down = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> JsonLogExporter:
         return cls(JsonLinesOptions.from_settings(settings))
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        if self._shut_down:
-            return LogRecordExportResult.FAILURE
-        lines = []
-        for data in batch:
-            try:
-                lines.append(self._line(data))
-            except Exception:
-                continue
-        self.options.write(lines)
-        return LogRecordExportResult.SUCCESS
+        return LogRecordExportResult.SUCCESS if self._write_batch(batch) else LogRecordExportResult.FAILURE
 
     def _line(self, data: Any) -> tuple[int, bytes]:
         max_length = self.options.max_value_length
@@ -74,9 +64,3 @@ class JsonLogExporter(LogRecordExporter):
         }
         add_attributes(fields, record.attributes, max_length)
         return levelno, encode_line(fields)
-
-    def shutdown(self) -> None:
-        self._shut_down = True
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True

@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
-from tl_otel.exporters.jsonl.base import JsonLinesOptions
+from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
 from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339, service_name
 
 _NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
@@ -45,30 +45,20 @@ def is_notable(span: ReadableSpan) -> bool:
     return "engine.id" in attributes
 
 
-class JsonSpanExporter(SpanExporter):
+class JsonSpanExporter(LineExporter, SpanExporter):
     def __init__(self, options: JsonLinesOptions | None = None) -> None:
         self.options = options or JsonLinesOptions.from_environment()
-        self._shut_down = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> JsonSpanExporter:
         return cls(JsonLinesOptions.from_settings(settings))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._shut_down:
-            return SpanExportResult.FAILURE
-        lines = []
-        for span in spans:
-            if not is_notable(span):
-                continue
-            try:
-                lines.append(self._line(span))
-            except Exception:
-                continue  # one unencodable span must not cost the rest of the batch
-        self.options.write(lines)
-        return SpanExportResult.SUCCESS
+        return SpanExportResult.SUCCESS if self._write_batch(spans) else SpanExportResult.FAILURE
 
-    def _line(self, span: ReadableSpan) -> tuple[int, bytes]:
+    def _line(self, span: ReadableSpan) -> tuple[int, bytes] | None:
+        if not is_notable(span):
+            return None
         max_length = self.options.max_value_length
         context = span.context
         error = span.status.status_code is StatusCode.ERROR
@@ -96,9 +86,3 @@ class JsonSpanExporter(SpanExporter):
                 add_attributes(fields, event.attributes, max_length)
                 break
         return level, encode_line(fields)
-
-    def shutdown(self) -> None:
-        self._shut_down = True
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
