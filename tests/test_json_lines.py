@@ -204,7 +204,6 @@ def test_an_item_that_cannot_be_encoded_costs_only_itself(tmp_path):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind
-
     from tl_otel.exporters.jsonl.base import JsonLinesOptions
     from tl_otel.exporters.jsonl.spans import JsonSpanExporter
     from tl_otel.exporters.jsonl.stream import LineWriter

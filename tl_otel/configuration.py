@@ -187,6 +187,12 @@ def _build(settings: Settings) -> Runtime:
         problems.extend(result.problems)
     _report(problems, settings.strict)
 
+    # A span exporter may need log records as well (PostHog: exceptions that were only logged); it offers
+    # a companion log exporter, which joins the log pipeline whatever OTEL_LOGS_EXPORTER says.
+    for name, exporter in loaded["traces"]:
+        companion = getattr(exporter, "log_companion", None)
+        if companion is not None:
+            loaded["logs"].append((f"{name}-companion", companion()))
     tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"])
     logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"])
     meter_provider = _init_metrics(settings, resource, loaded["metrics"])
@@ -194,6 +200,7 @@ def _build(settings: Settings) -> Runtime:
         settings=settings, tracer_provider=tracer_provider, logger_provider=logger_provider,
         meter_provider=meter_provider, span_fanout=span_fanout, log_fanout=log_fanout, log_handler=handler,
         exporters={signal: [name for name, _ in items] for signal, items in loaded.items()},
+        exporter_objects={signal: dict(items) for signal, items in loaded.items()},
     )
     process_hooks.install_atexit(runtime.shutdown)
     if settings.handle_sigterm:

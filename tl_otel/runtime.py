@@ -25,6 +25,7 @@ class Runtime:
     log_fanout: Fanout | None
     log_handler: Any | None
     exporters: dict[str, list[str]] = field(default_factory=dict)
+    exporter_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     _shut_down: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

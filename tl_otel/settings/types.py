@@ -147,3 +147,39 @@ def parse_ratio(raw: Any) -> float:
     if not 0.0 <= value <= 1.0:
         raise InvalidValue(accepted)
     return value
+
+
+def parse_name_list(raw: Any) -> tuple[str, ...]:
+    """A comma-separated list of names or patterns (empty items are ignored)."""
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def parse_event_rules(raw: Any) -> tuple[dict[str, Any], ...]:
+    """User rules that turn spans into PostHog events: a JSON list (or, from configure(), a list) of
+    objects with ``event`` and at least one of ``span_name`` (glob) and ``attribute`` (``key`` or
+    ``key=value``), optionally ``properties`` (event property -> span attribute)."""
+    import json
+
+    accepted = ('a JSON list of rules such as [{"event": "checkout_completed", "span_name": "POST /checkout", '
+                '"properties": {"order_id": "order.id"}}]')
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise InvalidValue(accepted) from None
+    if not isinstance(raw, (list, tuple)):
+        raise InvalidValue(accepted)
+    rules = []
+    for rule in raw:
+        if not isinstance(rule, dict) or not isinstance(rule.get("event"), str) or not rule["event"]:
+            raise InvalidValue(accepted)
+        if not (isinstance(rule.get("span_name"), str) or isinstance(rule.get("attribute"), str)):
+            raise InvalidValue(accepted)
+        properties = rule.get("properties", {})
+        if not isinstance(properties, dict) or not all(isinstance(v, str) for v in properties.values()):
+            raise InvalidValue(accepted)
+        if set(rule) - {"event", "span_name", "attribute", "properties"}:
+            raise InvalidValue(accepted)
+        rules.append(dict(rule))
+    return tuple(rules)

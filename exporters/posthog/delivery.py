@@ -1,0 +1,183 @@
+"""Delivering events to PostHog's ``/batch/`` endpoint, built on ``posthog.request``.
+
+The client's own ``capture()`` path retries a batch 3 times over about 7 s with no jitter and then drops
+it, and its ``shutdown()`` has no timeout. Here each request body is assembled from events serialised
+once (their sizes decide the splits), compressed, and posted with the posthog library's HTTP session,
+user agent, endpoint, host mapping and ``Retry-After`` parsing; the retry policy is tl-otel's:
+
+- 200 (or any 2xx): delivered. Nothing is re-sent after it.
+- 400, 401, 403 and other 4xx: never retried; the events are dropped and counted by status.
+- 413: the request is split in halves and each half sent; one event alone that is too large is dropped.
+- 408, 429, 5xx, connection errors and timeouts: retried with exponential backoff (1 s doubling to 30 s,
+  ±20 % jitter), or after ``Retry-After`` when the server sends it, until the retry window ends or
+  shutdown starts; then dropped and counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip as gzip_module
+import json
+import os
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from posthog import request as posthog_request
+
+from tl_otel.self_log import RateLimitedLog
+
+MAX_EVENT_BYTES = 900 * 1024  # the posthog client's per-event cap
+MAX_REQUEST_BYTES = 5 * 1024 * 1024  # the client stops filling a batch here (the server takes 20 MB)
+RETRYABLE = {408, 429}
+_rate_limited = RateLimitedLog()
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    requests: int = 0
+    retries: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    last_success: float | None = None
+    last_error: str | None = None
+
+    def drop(self, reason: str, count: int) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + count
+
+
+class Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Delivery:
+    def __init__(self, api_key: str, host: str, *, timeout: float = 10.0, retry_window: float = 120.0,
+                 use_gzip: bool = True, backoff_base: float = 1.0, backoff_cap: float = 30.0) -> None:
+        self._api_key = api_key
+        self.url = posthog_request.remove_trailing_slash(posthog_request.determine_server_host(host)) + \
+            posthog_request.EVENTS_ENDPOINT
+        self.timeout = timeout
+        self.retry_window = retry_window
+        self.use_gzip = use_gzip
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.stats = DeliveryStats()
+        self.stopping = threading.Event()
+        self._session = posthog_request._build_session()
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # A pooled connection inherited from the parent must not be shared with it.
+        self._session = posthog_request._build_session()
+        self.stopping = threading.Event()
+
+    def close(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(Exception):
+            self._session.close()
+
+    # -- serialisation -------------------------------------------------------------------------------
+    def _serialise(self, events: list[dict[str, Any]]) -> list[bytes]:
+        encoded = []
+        for event in events:
+            try:
+                data = _dumps(event).encode("utf-8", "replace")
+            except Exception:
+                self.stats.drop("unserialisable", 1)
+                continue
+            if len(data) > MAX_EVENT_BYTES:
+                self.stats.drop("event_too_large", 1)
+                _rate_limited.warning("posthog-too-large", "PostHog: an event over %d bytes was dropped (%s)",
+                                      MAX_EVENT_BYTES, event.get("event"))
+                continue
+            encoded.append(data)
+        return encoded
+
+    def _body(self, events: list[bytes]) -> bytes:
+        sent_at = datetime.now(tz=timezone.utc).isoformat()
+        tail = _dumps({"historical_migration": False, "sent_at": sent_at, "api_key": self._api_key})
+        body = b'{"batch":[' + b",".join(events) + b"]," + tail[1:].encode("utf-8")
+        return gzip_module.compress(body, compresslevel=5) if self.use_gzip else body
+
+    # -- sending -------------------------------------------------------------------------------------
+    def send(self, events: list[dict[str, Any]]) -> bool:
+        """Deliver ``events``; returns whether all of them were delivered. Never raises."""
+        encoded = self._serialise(events)
+        chunks, current, size = [], [], 0
+        for data in encoded:
+            if current and size + len(data) > MAX_REQUEST_BYTES:
+                chunks.append(current)
+                current, size = [], 0
+            current.append(data)
+            size += len(data) + 1
+        if current:
+            chunks.append(current)
+        ok = len(encoded) == len(events)
+        for chunk in chunks:
+            ok = self._send_with_retries(chunk) and ok
+        return ok
+
+    def _send_with_retries(self, chunk: list[bytes]) -> bool:
+        import time
+
+        give_up_at = time.monotonic() + self.retry_window
+        attempt = 0
+        while True:
+            try:
+                status = self._post(chunk)
+            except Retryable as exc:
+                self.stats.last_error = exc.reason
+                delay = exc.retry_after if exc.retry_after is not None else min(
+                    self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.8, 1.2)
+                attempt += 1
+                if self.stopping.is_set() or time.monotonic() + delay > give_up_at:
+                    reason = "shutdown" if self.stopping.is_set() else "retries_exhausted"
+                    self.stats.drop(f"{reason}:{exc.reason}", len(chunk))
+                    _rate_limited.warning("posthog-dropped", "PostHog: %d events dropped after %d attempts (%s)",
+                                          len(chunk), attempt, exc.reason)
+                    return False
+                self.stats.retries += 1
+                if self.stopping.wait(delay):
+                    self.stats.drop(f"shutdown:{exc.reason}", len(chunk))
+                    return False
+                continue
+            if status == 413:
+                if len(chunk) == 1:
+                    self.stats.drop("413", 1)
+                    return False
+                middle = len(chunk) // 2
+                first = self._send_with_retries(chunk[:middle])
+                return self._send_with_retries(chunk[middle:]) and first
+            if 200 <= status < 300:
+                self.stats.delivered += len(chunk)
+                self.stats.last_success = time.time()
+                return True
+            self.stats.drop(str(status), len(chunk))
+            self.stats.last_error = f"HTTP {status}"
+            _rate_limited.warning("posthog-rejected", "PostHog rejected %d events with HTTP %d; not retried",
+                                  len(chunk), status)
+            return False
+
+    def _post(self, chunk: list[bytes]) -> int:
+        headers = {"Content-Type": "application/json", "User-Agent": posthog_request.USER_AGENT}
+        if self.use_gzip:
+            headers["Content-Encoding"] = "gzip"
+        self.stats.requests += 1
+        try:
+            response = self._session.post(self.url, data=self._body(chunk), headers=headers, timeout=self.timeout)
+        except requests.exceptions.Timeout:
+            raise Retryable("timeout") from None
+        except requests.exceptions.RequestException as exc:
+            raise Retryable(type(exc).__name__) from None
+        status = response.status_code
+        response.close()
+        if status in RETRYABLE or status >= 500:
+            raise Retryable(f"HTTP {status}", posthog_request._response_retry_after(response))
+        return status

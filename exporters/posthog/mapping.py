@@ -1,0 +1,220 @@
+"""Spans → PostHog events: the seed's business events, ``$exception`` and users' own rules.
+
+| span | event |
+| --- | --- |
+| SERVER (API request) | ``api_request`` |
+| Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` |
+| ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` |
+| ``exception`` event on any span | ``$exception`` (one per occurrence) |
+| a user rule's match | the rule's event |
+| anything else | nothing |
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
+
+from tl_otel.safe_values import to_jsonable
+
+_NAMESPACE = uuid.UUID("6f1d7c1e-3c52-4c55-9a53-6f4b0a3a7e21")
+MAX_PROPERTY_LENGTH = 8192
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    service: str
+    distinct_id_attributes: tuple[str, ...]
+    excluded_routes: tuple[str, ...]
+    api_request_sample_rate: float
+    rules: tuple[Mapping[str, Any], ...]
+    lib_version: str
+
+
+def event_uuid(trace_id: int, span_id: int, event: str, extra: str = "") -> str:
+    """The same span gives the same uuid on every re-send, so PostHog can recognise a retry."""
+    return str(uuid.uuid5(_NAMESPACE, f"{trace_id:032x}{span_id:016x}{event}{extra}"))
+
+
+def iso(time_ns: int | None) -> str:
+    moment = datetime.fromtimestamp((time_ns or 0) / 1e9, tz=timezone.utc)
+    return moment.isoformat()
+
+
+def plain_attributes(span: Any) -> Mapping[str, Any]:
+    raw = getattr(span, "_attributes", None)
+    plain = getattr(raw, "_dict", None)
+    return plain if isinstance(plain, dict) else (span.attributes or {})
+
+
+def _first(attributes: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = attributes.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _duration_ms(span: ReadableSpan) -> float:
+    return round(((span.end_time or 0) - (span.start_time or 0)) / 1e6, 3)
+
+
+class SpanMapper:
+    def __init__(self, options: MappingOptions) -> None:
+        self.options = options
+        self.seen_exceptions = SeenOccurrences()
+        self._rules = [self._compile(rule) for rule in options.rules]
+
+    # -- identity ---------------------------------------------------------------------------------
+    def _identity(self, attributes: Mapping[str, Any], properties: dict[str, Any]) -> str:
+        distinct_id = _first(attributes, *self.options.distinct_id_attributes)
+        if distinct_id is not None and str(distinct_id):
+            return str(distinct_id)
+        properties["$process_person_profile"] = False
+        return f"service:{self.options.service}"
+
+    def _event(self, name: str, span: Any, attributes: Mapping[str, Any], properties: dict[str, Any],
+               timestamp: int | None = None, uuid_extra: str = "") -> dict[str, Any]:
+        context = span.context
+        properties["$trace_id"] = format(context.trace_id, "032x")
+        properties["$span_id"] = format(context.span_id, "016x")
+        properties["service"] = self.options.service
+        properties["$lib"] = "tl-otel"
+        properties["$lib_version"] = self.options.lib_version
+        properties["$geoip_disable"] = True
+        distinct_id = self._identity(attributes, properties)
+        return {
+            "event": name,
+            "distinct_id": distinct_id,
+            "uuid": event_uuid(context.trace_id, context.span_id, name, uuid_extra),
+            "timestamp": iso(timestamp or span.end_time),
+            "properties": to_jsonable(properties, MAX_PROPERTY_LENGTH),
+        }
+
+    # -- built-in mappings ------------------------------------------------------------------------
+    def _api_request(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+        route = _first(attributes, "http.route") or ""
+        if route and any(fnmatch.fnmatchcase(route, pattern) for pattern in self.options.excluded_routes):
+            return None
+        status_code = _first(attributes, "http.response.status_code", "http.status_code")
+        failed = span.status.status_code is StatusCode.ERROR or (
+            isinstance(status_code, int) and status_code >= 500)
+        rate = self.options.api_request_sample_rate
+        # Decided by trace id: a re-sent span keeps its decision, a trace is all in or all out.
+        if not failed and rate < 1.0 and zlib.crc32(span.context.trace_id.to_bytes(16, "big")) / 0xFFFFFFFF >= rate:
+            return None
+        properties = {
+            "method": _first(attributes, "http.request.method", "http.method"),
+            "route": route or None,
+            "path": _first(attributes, "url.path", "http.target"),
+            "status_code": status_code,
+            "duration_ms": _duration_ms(span),
+            "success": not failed,
+        }
+        if properties["path"]:
+            properties["path"] = str(properties["path"]).split("?", 1)[0]
+        return self._event("api_request", span, attributes, properties)
+
+    def _worker_task(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        failed = span.status.status_code is StatusCode.ERROR
+        properties = {
+            "task_name": _first(attributes, "celery.task_name") or span.name.split("/", 1)[-1],
+            "task_id": _first(attributes, "messaging.message.id"),
+            "queue": _first(attributes, "messaging.destination", "messaging.destination.name") or "unknown",
+            "status": "failure" if failed else "success",
+            "state": _first(attributes, "celery.state"),
+            "retries": int(_first(attributes, "celery.retries") or 0),
+            "duration_ms": _duration_ms(span),
+        }
+        return self._event("worker_task", span, attributes, properties)
+
+    def _engine(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        failed = attributes.get("engine.status") == "failed" or span.status.status_code is StatusCode.ERROR
+        properties = {key: value for key, value in attributes.items() if "." not in key}
+        properties.update({
+            "engine_id": attributes.get("engine.id"),
+            "duration_ms": _duration_ms(span),
+            "status": "failed" if failed else "success",
+        })
+        if failed:
+            properties["error_type"] = attributes.get("error.type")
+        return self._event("engine_failed" if failed else "engine_executed", span, attributes, properties)
+
+    def exception_event(self, span: Any, attributes: Mapping[str, Any], event_attributes: Mapping[str, Any],
+                        timestamp: int | None, handled: bool | None = None) -> dict[str, Any] | None:
+        exc_type = str(event_attributes.get("exception.type") or "Exception")
+        message = str(event_attributes.get("exception.message") or "")
+        stacktrace = str(event_attributes.get("exception.stacktrace") or "")
+        key = occurrence_key(span.context.trace_id, exc_type, message, stacktrace)
+        if not self.seen_exceptions.first_time(key):
+            return None
+        if handled is None:
+            # exception.escaped is unreliable (the SDK records escaping exceptions with "False"); an
+            # exception that ended its span in error got out of the code the span covers.
+            status = getattr(span, "status", None)
+            handled = status is None or status.status_code is not StatusCode.ERROR
+        properties = {
+            "$exception_list": exception_list(exc_type, message, stacktrace, handled),
+            "$exception_level": "error",
+            "span_name": getattr(span, "name", None),
+        }
+        route = attributes.get("http.route")
+        if route:
+            properties["route"] = route
+        return self._event("$exception", span, attributes, properties, timestamp, uuid_extra=repr(key))
+
+    # -- user rules --------------------------------------------------------------------------------
+    @staticmethod
+    def _compile(rule: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None, dict[str, str]]:
+        attribute, _, expected = (rule.get("attribute") or "").partition("=")
+        return (rule["event"], rule.get("span_name"), attribute or None, expected or None,
+                dict(rule.get("properties", {})))
+
+    def _user_events(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        for event, name_glob, attribute, expected, property_map in self._rules:
+            if name_glob is not None and not fnmatch.fnmatchcase(span.name, name_glob):
+                continue
+            if attribute is not None:
+                if attribute not in attributes:
+                    continue
+                if expected is not None and str(attributes[attribute]) != expected:
+                    continue
+            properties = {prop: attributes.get(source) for prop, source in property_map.items()}
+            properties["duration_ms"] = _duration_ms(span)
+            properties["status"] = "failed" if span.status.status_code is StatusCode.ERROR else "success"
+            yield self._event(event, span, attributes, properties)
+
+    # -- entry -------------------------------------------------------------------------------------
+    def events(self, spans: Sequence[ReadableSpan]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        # Children end before their parents, so end-time order puts the innermost recording of an
+        # exception first: that one is sent, the later ones are recognised as the same occurrence.
+        for span in sorted(spans, key=lambda item: item.end_time or 0):
+            attributes = plain_attributes(span)
+            sampled = span.context.trace_flags.sampled
+            for event in span.events:
+                if event.name == "exception":
+                    translated = self.exception_event(span, attributes, event.attributes or {}, event.timestamp)
+                    if translated is not None:
+                        out.append(translated)
+            built = None
+            if "engine.id" in attributes:
+                built = self._engine(span, attributes)
+            elif span.kind is SpanKind.SERVER:
+                built = self._api_request(span, attributes)
+            elif span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run":
+                built = self._worker_task(span, attributes)
+            if built is not None:
+                out.append(built)
+            if self._rules and sampled is not None:
+                out.extend(self._user_events(span, attributes))
+        return out
