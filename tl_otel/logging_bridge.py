@@ -35,6 +35,13 @@ def _severity(levelno: int) -> SeverityNumber:
     return SeverityNumber.DEBUG
 
 
+def _qualified_name(exc_type: Any) -> str:
+    # The same form the SDK records on spans (semantic conventions: the fully-qualified class name).
+    name = getattr(exc_type, "__qualname__", None) or getattr(exc_type, "__name__", None) or safe_str(exc_type)
+    module = getattr(exc_type, "__module__", None)
+    return name if module in (None, "builtins", "__main__") else f"{module}.{name}"
+
+
 def _message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
@@ -59,7 +66,7 @@ def _attributes(record: logging.LogRecord, max_length: int) -> dict[str, Any]:
     attributes["code.line.number"] = record.lineno
     if record.exc_info and record.exc_info[0] is not None:
         exc_type, exc_value, exc_tb = record.exc_info
-        attributes["exception.type"] = getattr(exc_type, "__name__", safe_str(exc_type))
+        attributes["exception.type"] = _qualified_name(exc_type)
         attributes["exception.message"] = safe_str(exc_value)
         try:
             attributes["exception.stacktrace"] = "".join(traceback.format_exception(exc_type, exc_value, exc_tb))

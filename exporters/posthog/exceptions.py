@@ -98,16 +98,25 @@ def parse_traceback(text: str) -> list[Block]:
     return blocks
 
 
+def split_type(exc_type: str) -> tuple[str | None, str]:
+    """``package.module.Error`` → (``package.module``, ``Error``). The SDK records the qualified name on
+    spans, Python's traceback prints it, the logging bridge may not: the short name is what PostHog shows."""
+    module, _, name = exc_type.rpartition(".")
+    return (module or None), name
+
+
 def exception_list(exc_type: str, message: str, stacktrace: str, handled: bool) -> list[dict[str, Any]]:
     """PostHog's ``$exception_list`` for one recorded exception (its chain included)."""
     blocks = parse_traceback(stacktrace) if stacktrace else [Block(exc_type, message, (), None)]
     entries: list[dict[str, Any]] = []
     for position, block in enumerate(reversed(blocks)):
         outermost = position == 0
+        # The recorded type/message are authoritative for the exception itself; its causes only exist in
+        # the traceback text.
+        module, name = split_type(exc_type if outermost and exc_type else block.type)
         entry: dict[str, Any] = {
-            # The recorded type/message are authoritative for the exception itself; its causes only
-            # exist in the traceback text.
-            "type": exc_type if outermost and exc_type else block.type,
+            "type": name,
+            "module": module,
             "value": message if outermost else block.value,
             "mechanism": {"handled": handled, "synthetic": False, "type": "generic" if outermost else "chained",
                           "exception_id": position},
@@ -128,7 +137,7 @@ def occurrence_key(trace_id: int, exc_type: str, message: str, stacktrace: str) 
     in an ERROR log with exc_info differ in how much stack they show, but not in that frame."""
     blocks = parse_traceback(stacktrace) if stacktrace else []
     last = blocks[-1].frames[-1] if blocks and blocks[-1].frames else {}
-    return (trace_id, exc_type, message, last.get("abs_path"), last.get("lineno"), last.get("function"))
+    return (trace_id, split_type(exc_type)[1], message, last.get("abs_path"), last.get("lineno"), last.get("function"))
 
 
 class SeenOccurrences:
