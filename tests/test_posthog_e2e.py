@@ -115,3 +115,29 @@ def test_a_failing_posthog_slows_neither_requests_nor_shutdown(tmp_path, capture
     assert stopped_in < 3 + 5, stopped_in  # the shutdown deadline, plus uvicorn's own shutdown
     # The JSON lines (another destination) were all delivered despite PostHog.
     assert len([r for r in api.records() if r.get("message") == "GET /engines"]) == 30
+
+
+def test_posthog_logs_go_to_the_otlp_logs_endpoint_without_the_delivery_path_own_loggers(python, capture):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    ran = python("""
+        import logging, tl_otel
+        tl_otel.configure(service_name="svc")
+        logging.getLogger("tl-engine").warning("disk almost full", extra={"free_pct": 4})
+        logging.getLogger("urllib3.connectionpool").warning("Retrying (Retry(total=2)) after connection broken")
+        logging.getLogger("posthog").error("error uploading")
+    """, POSTHOG_API_KEY="phc_logs_key", POSTHOG_HOST=capture.url, OTEL_LOGS_EXPORTER="json,posthog")
+    assert ran.returncode == 0, ran.stderr
+    [request] = [r for r in capture.received if r.path == "/i/v1/logs"]
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    assert headers["authorization"] == "Bearer phc_logs_key" and headers["content-encoding"] == "gzip"
+    import gzip
+
+    body = ExportLogsServiceRequest.FromString(request.raw if not request.raw.startswith(b"\x1f\x8b")
+                                               else gzip.decompress(request.raw))
+    records = [(scope.scope.name, record.body.string_value)
+               for resource in body.resource_logs for scope in resource.scope_logs for record in scope.log_records]
+    assert records == [("tl-engine", "disk almost full")]
+    # Logs are not duplicated as analytics events, and the JSON lines still have all three.
+    assert not [r for r in capture.received if r.path == "/batch/"]
+    assert len(ran.json_lines()) == 3

@@ -22,6 +22,7 @@ class Received:
     headers: dict[str, str]
     body: dict[str, Any] | None
     status: int
+    raw: bytes = b""
 
 
 @dataclass
@@ -60,7 +61,7 @@ class PostHogCapture:
                     capture._stopping.wait(answer.hang)
                 with capture._lock:
                     capture.received.append(Received(time.monotonic(), self.path, dict(self.headers), body,
-                                                     answer.status))
+                                                     answer.status, raw))
                 payload = b'{"status":1}' if answer.status == 200 else b'{"detail":"scripted failure"}'
                 self.send_response(answer.status)
                 for key, value in answer.headers.items():
