@@ -11,11 +11,11 @@ import time
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+from examples.processes import REPO
 from tl_otel.exporters.jsonl.base import JsonLinesOptions
 from tl_otel.exporters.jsonl.logs import JsonLogExporter
 from tl_otel.exporters.jsonl.stream import LineWriter
-
-from examples.processes import REPO
 
 END_TO_END = """
 import logging, os, time, tl_otel

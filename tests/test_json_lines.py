@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from tl_otel.exporters.jsonl.encoder import encode_line
-
 from tl_otel.safe_values import to_jsonable
 
 
@@ -204,6 +203,7 @@ def test_an_item_that_cannot_be_encoded_costs_only_itself(tmp_path):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind
+
     from tl_otel.exporters.jsonl.base import JsonLinesOptions
     from tl_otel.exporters.jsonl.spans import JsonSpanExporter
     from tl_otel.exporters.jsonl.stream import LineWriter

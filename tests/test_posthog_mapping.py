@@ -114,11 +114,10 @@ def raise_here():
 
 def test_one_exception_recorded_on_nested_spans_is_one_event_pointing_at_the_raise(recorder):
     tracer, memory = recorder
-    with pytest.raises(ValueError), tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER,
-                                                                 attributes={"http.route": "/x", "http.status_code": 500}):
-        with tracer.start_as_current_span("outer step"):
-            with tracer.start_as_current_span("inner step"):
-                raise_here()
+    server = {"http.route": "/x", "http.status_code": 500}
+    with (pytest.raises(ValueError), tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER, attributes=server),
+          tracer.start_as_current_span("outer step"), tracer.start_as_current_span("inner step")):
+        raise_here()
     events = SpanMapper(options()).events(memory.get_finished_spans())
     exceptions = [e for e in events if e["event"] == "$exception"]
     assert len(exceptions) == 1

@@ -10,6 +10,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+
 from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
 from tl_otel.exporters.jsonl.encoder import (
     add_attributes,

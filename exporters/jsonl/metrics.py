@@ -13,6 +13,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     Sum,
 )
+
 from tl_otel.exporters.jsonl.base import JsonLinesOptions
 from tl_otel.exporters.jsonl.encoder import add_attributes, encode_line, rfc3339
 

@@ -14,9 +14,9 @@ from typing import Any
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
 from tl_otel.exporters.posthog.delivery import Delivery
 from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
-
 from tl_otel.resource import distro_version
 
 
