@@ -111,7 +111,8 @@ def test_api_to_prefork_worker_on_redis_and_postgres_joins_one_trace(tmp_path):
     executed = [r for r in worker_records if r.get("message") == "Engine executed"]
     failed = [r for r in worker_records if r.get("message") == "Engine failed"]
     assert len(executed) == 2 and len(failed) == 1
-    assert failed[0]["trace_id"] == failed_task["trace_id"] and failed[0]["exception.type"] == "examples.engine.engines.EngineError"
+    assert failed[0]["trace_id"] == failed_task["trace_id"]
+    assert failed[0]["exception.type"] == "examples.engine.engines.EngineError"
     assert {r["trace_id"] for r in executed} <= {p["trace_id"] for p in posts}
     # The worker's call to the API is a remote call in the same trace, served by the API.
     client_calls = [r for r in worker_records if r.get("span.kind") == "client" and r.get("message") == "GET"]

@@ -42,6 +42,18 @@ def _parse_http_url(raw: Any) -> str:
     return text
 
 
+def _parse_socket_path(raw: Any) -> str:
+    text = parse_str(raw)
+    if text.startswith("tcp://"):
+        _host, _, port = text[len("tcp://"):].rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise InvalidValue("tcp://host:port (a port from 1 to 65535) or a Unix socket path")
+        return text
+    if not text:
+        raise InvalidValue("tcp://host:port or a Unix socket path")
+    return text
+
+
 def _parse_scout_bool(raw: Any) -> bool:
     # Scout's own agent reads yes/true/t/1 (any case) as true and everything else as false;
     # the seed's variable must keep that meaning.
@@ -120,6 +132,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scout_monitor", _parse_scout_bool, True,
             "Scout monitoring on/off, read as Scout reads it (yes/true/t/1 is true, anything else false).",
             ("TL_OTEL_SCOUT_MONITOR", "SCOUT_MONITOR"), group="scout"),
+    Setting("scout_name", parse_str, "Python App", "Application name shown in Scout (Register `app`).",
+            ("TL_OTEL_SCOUT_NAME", "SCOUT_NAME"), group="scout"),
+    Setting("scout_socket_path", _parse_socket_path, "tcp://127.0.0.1:6590",
+            "Core agent address: `tcp://host:port` or a Unix socket path (SCOUT_SOCKET_PATH is Scout's deprecated "
+            "alias, which wins when set, as in Scout).",
+            ("TL_OTEL_SCOUT_SOCKET_PATH", "SCOUT_SOCKET_PATH", "SCOUT_CORE_AGENT_SOCKET_PATH"), group="scout"),
+    Setting("scout_hostname", parse_str, None, "Host name sent to Scout (Register `host`; null when unset).",
+            ("TL_OTEL_SCOUT_HOSTNAME", "SCOUT_HOSTNAME"), group="scout"),
+    Setting("scout_core_agent_launch", _parse_scout_bool, True,
+            "Download (SCOUT_CORE_AGENT_DOWNLOAD) and start the core agent through scout_apm's manager when it is "
+            "not reachable; done on the exporter's thread, never at application start-up.",
+            ("TL_OTEL_SCOUT_CORE_AGENT_LAUNCH", "SCOUT_CORE_AGENT_LAUNCH"), group="scout"),
+    Setting("scout_timeout", Seconds(0.1, 60.0), 3.0,
+            "Connect timeout, and how long a reply from the core agent is awaited (Scout's agent: 3 s).",
+            ("TL_OTEL_SCOUT_TIMEOUT",), group="scout"),
+    Setting("scout_queue_size", IntRange(1, 1_000_000), 500,
+            "Requests waiting for the core agent (Scout's agent: 500); overflow is dropped and counted.",
+            ("TL_OTEL_SCOUT_QUEUE_SIZE",), group="scout"),
+    Setting("scout_assembly_window", Seconds(0.1, 3600.0), 30.0,
+            "How long a span waits for its request's root span before it is dropped and counted.",
+            ("TL_OTEL_SCOUT_ASSEMBLY_WINDOW",), group="scout"),
+    Setting("scout_max_buffered_spans", IntRange(100, 10_000_000), 20_000,
+            "Most spans waiting for their request's root span; the oldest are dropped and counted.",
+            ("TL_OTEL_SCOUT_MAX_BUFFERED_SPANS",), group="scout"),
     # --- logging bridge and JSON lines ----------------------------------------------------
     Setting("logging", parse_bool, True, "Bridge stdlib logging into OpenTelemetry log records.",
             ("TL_OTEL_LOGGING",), group="logs"),

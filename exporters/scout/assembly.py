@@ -1,0 +1,126 @@
+"""Assembling Scout requests: one per local root span (SERVER, or a Celery CONSUMER run) with its
+in-process descendants.
+
+Spans reach the exporter in the order they ended, so a request's children arrive with their root or in
+earlier batches (children end first). Spans wait in a bounded buffer until their local root arrives;
+the root then takes every buffered descendant. Limits (counted, never silent):
+- a descendant that ends after its root has been sent is ``late``;
+- a span whose root never arrives within ``window`` seconds, or that is pushed out when the buffer holds
+  ``max_spans``, is ``evicted``;
+- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+MAX_SPANS_PER_REQUEST = 1500  # Scout's own agent caps a request at this many spans
+
+
+@dataclass
+class AssemblyStats:
+    requests: int = 0
+    late: int = 0
+    evicted: int = 0
+    not_request: int = 0
+    truncated: int = 0
+
+
+@dataclass
+class Assembled:
+    root: Any
+    descendants: list[Any] = field(default_factory=list)
+
+
+def is_local_root(span: Any) -> bool:
+    return span.parent is None or span.parent.is_remote
+
+
+def is_request_root(span: Any) -> bool:
+    if span.kind is SpanKind.SERVER:
+        return True
+    attributes = span.attributes or {}
+    return span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+
+
+class RequestAssembler:
+    def __init__(self, window: float = 30.0, max_spans: int = 20_000) -> None:
+        self.window = window
+        self.max_spans = max_spans
+        self.stats = AssemblyStats()
+        # span_id -> (span, arrival time); insertion order is arrival order, for eviction
+        self._waiting: OrderedDict[tuple[int, int], tuple[Any, float]] = OrderedDict()
+        self._children: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._sent_roots: OrderedDict[tuple[int, int], None] = OrderedDict()
+
+    @staticmethod
+    def _key(trace_id: int, span_id: int) -> tuple[int, int]:
+        return trace_id, span_id
+
+    def add(self, spans: list[Any]) -> list[Assembled]:
+        now = time.monotonic()
+        ready: list[Assembled] = []
+        for span in spans:
+            context = span.context
+            if is_local_root(span):
+                descendants = self._take_descendants(self._key(context.trace_id, context.span_id))
+                if is_request_root(span):
+                    if len(descendants) > MAX_SPANS_PER_REQUEST:
+                        self.stats.truncated += len(descendants) - MAX_SPANS_PER_REQUEST
+                        descendants = descendants[-MAX_SPANS_PER_REQUEST:]
+                    ready.append(Assembled(span, descendants))
+                    self.stats.requests += 1
+                    self._remember_root(context.trace_id, context.span_id)
+                else:
+                    self.stats.not_request += len(descendants)
+                continue
+            parent_key = self._key(context.trace_id, span.parent.span_id)
+            if self._is_sent_root_or_under_one(parent_key):
+                self.stats.late += 1
+                continue
+            key = self._key(context.trace_id, context.span_id)
+            self._waiting[key] = (span, now)
+            self._children.setdefault(parent_key, []).append(key)
+        self._evict(now)
+        return ready
+
+    def _take_descendants(self, root_key: tuple[int, int]) -> list[Any]:
+        collected: list[Any] = []
+        stack = list(self._children.pop(root_key, ()))
+        while stack:
+            key = stack.pop()
+            entry = self._waiting.pop(key, None)
+            if entry is not None:
+                collected.append(entry[0])
+            stack.extend(self._children.pop(key, ()))
+        # Completion order (children before parents), as Scout's own agent sends them.
+        collected.sort(key=lambda span: span.end_time or 0)
+        return collected
+
+    def _remember_root(self, trace_id: int, span_id: int) -> None:
+        self._sent_roots[(trace_id, span_id)] = None
+        if len(self._sent_roots) > 10_000:
+            self._sent_roots.popitem(last=False)
+
+    def _is_sent_root_or_under_one(self, parent_key: tuple[int, int]) -> bool:
+        # A late child's parent is the sent root itself, or a descendant that went out with it.
+        return parent_key in self._sent_roots and parent_key not in self._waiting
+
+    def _evict(self, now: float) -> None:
+        while self._waiting:
+            _key, (_span, arrived) = next(iter(self._waiting.items()))
+            if len(self._waiting) <= self.max_spans and now - arrived < self.window:
+                break
+            self._waiting.popitem(last=False)
+            self.stats.evicted += 1
+        if not self._waiting:
+            self._children.clear()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._waiting)

@@ -1,0 +1,55 @@
+"""Span exporter ``scout``: local-root trees → ``BatchCommand`` frames → the core agent.
+
+It runs on its destination's worker thread: assembling and building commands happens there, and the
+frames go to the core-agent client's own queue and thread, so a missing or slow agent never holds up
+the export worker either."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tl_otel.exporters.scout.agent_client import CoreAgentClient
+from tl_otel.exporters.scout.assembly import RequestAssembler
+from tl_otel.exporters.scout.commands import build
+from tl_otel.self_log import RateLimitedLog
+
+_rate_limited = RateLimitedLog()
+
+
+class ScoutSpanExporter(SpanExporter):
+    def __init__(self, client: CoreAgentClient, assembler: RequestAssembler | None = None) -> None:
+        self.client = client
+        self.assembler = assembler or RequestAssembler()
+        self.build_failures = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ScoutSpanExporter:
+        if not settings.scout_key:
+            raise ValueError("SCOUT_KEY is not set")
+        client = CoreAgentClient(
+            settings.scout_socket_path, settings.scout_name, settings.scout_key, settings.scout_hostname,
+            timeout=settings.scout_timeout, queue_size=settings.scout_queue_size,
+            launch=settings.scout_core_agent_launch,
+        )
+        return cls(client, RequestAssembler(settings.scout_assembly_window, settings.scout_max_buffered_spans))
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for request in self.assembler.add(list(spans)):
+            try:
+                message = build(request).message()
+            except Exception as exc:  # one broken request must not cost the others
+                self.build_failures += 1
+                _rate_limited.warning("scout-build", "a Scout request could not be built (%s)", type(exc).__name__)
+                continue
+            self.client.send(message)
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.client.flush(timeout_millis / 1000.0)
+
+    def shutdown(self) -> None:
+        self.client.close()

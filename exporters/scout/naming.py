@@ -1,0 +1,146 @@
+"""Scout's vocabulary for OTel spans: operation names, span tags and request tags, as Scout's own Python
+agent produces them (reference: shared/reference/scout.md §2-3, §8)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from opentelemetry.trace import SpanKind, StatusCode
+from scout_apm.core.queue_time import _convert_ambiguous_timestamp_to_ns
+from scout_apm.core.web_requests import create_filtered_path
+
+SQL_SYSTEMS = frozenset({
+    "sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "db2", "cockroachdb", "h2", "hsqldb",
+    "redshift", "snowflake", "sqlserver", "trino", "clickhouse", "other_sql",
+})
+ASGI_MESSAGE_SUFFIXES = (" http send", " http receive", " websocket send", " websocket receive")
+
+
+def attr(attributes: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = attributes.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def is_asgi_message_span(span: Any) -> bool:
+    return span.kind is SpanKind.INTERNAL and span.name.endswith(ASGI_MESSAGE_SUFFIXES)
+
+
+# -- operations ---------------------------------------------------------------------------------------
+def root_operation(span: Any, attributes: Mapping[str, Any]) -> str:
+    if span.kind is SpanKind.CONSUMER:
+        return "Job/" + str(attr(attributes, "celery.task_name") or span.name.split("/", 1)[-1])
+    endpoint = attributes.get("code.function.name")
+    if endpoint:
+        return f"Controller/{endpoint}"  # the name Scout's Starlette integration gives the same endpoint
+    method = attr(attributes, "http.request.method", "http.method") or "GET"
+    route = attributes.get("http.route")
+    return f"Controller/{method} {route}" if route else f"Controller/{span.name}"
+
+
+def span_operation(span: Any, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(operation, span tags) for a descendant span."""
+    system = attr(attributes, "db.system.name", "db.system")
+    statement = attr(attributes, "db.query.text", "db.statement")
+    if system is not None:
+        system = str(system).lower()
+        if system == "redis":
+            command = str(statement or span.name).split(" ", 1)[0].upper() or "Unknown"
+            return f"Redis/{command}", {}
+        if system == "mongodb":
+            collection = attr(attributes, "db.collection.name", "db.mongodb.collection") or "Unknown"
+            operation = attr(attributes, "db.operation.name", "db.operation") or "Unknown"
+            return f"MongoDB/{collection}.{str(operation)[:1].upper()}{str(operation)[1:]}", {"name": collection}
+        if system in SQL_SYSTEMS or statement is not None:
+            batch = attr(attributes, "db.operation.batch.size")
+            tags = {"db.statement": str(statement)} if statement is not None else {}
+            return ("SQL/Many" if batch else "SQL/Query"), tags
+    method = attr(attributes, "http.request.method", "http.method")
+    if span.kind is SpanKind.CLIENT and method is not None:
+        return f"HTTP/{str(method).upper()}", {"url": base_url(attr(attributes, "url.full", "http.url"))}
+    template = attr(attributes, "jinja2.template_name", "template.name")
+    if template is not None or span.name.startswith(("jinja2.render", "Template/")):
+        return "Template/Render", ({"name": str(template)} if template is not None else {})
+    return f"Custom/{span.name}", {}
+
+
+def base_url(url: Any) -> str | None:
+    """Scout's urllib3 integration reports the connection pool's base URL only (no path, no query)."""
+    if not url:
+        return None
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme}://{netloc}/"
+
+
+# -- request tags -------------------------------------------------------------------------------------
+def filtered_path(target: Any) -> str | None:
+    """``path`` as Scout sends it (Scout's own filter: query sorted, sensitive values ``[FILTERED]``)."""
+    if not target:
+        return None
+    parts = urlsplit(str(target))
+    return create_filtered_path(parts.path, parse_qsl(parts.query))
+
+
+def _header(attributes: Mapping[str, Any], name: str) -> str | None:
+    value = attributes.get(f"http.request.header.{name}")
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return str(value) if value else None
+
+
+def user_ip(attributes: Mapping[str, Any]) -> str | None:
+    forwarded = _header(attributes, "x_forwarded_for") or _header(attributes, "client_ip")
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    peer = attr(attributes, "client.address", "net.peer.ip")
+    return str(peer) if peer else None
+
+
+def queue_time_ns(attributes: Mapping[str, Any], request_start_ns: int) -> int | None:
+    """``scout.queue_time_ns`` from X-Queue-Start / X-Request-Start, computed as Scout computes it."""
+    raw = _header(attributes, "x_queue_start") or _header(attributes, "x_request_start")
+    if not raw:
+        return None
+    raw = raw[2:] if raw.startswith("t=") else raw
+    if not raw[:1].isdigit():
+        return None
+    try:
+        start_ns = _convert_ambiguous_timestamp_to_ns(float(raw))
+    except ValueError:
+        return None
+    if start_ns == 0.0 or start_ns > request_start_ns:
+        return None
+    return int(request_start_ns - start_ns)
+
+
+def request_tags(span: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    tags: dict[str, Any] = {}
+    if span.kind is SpanKind.SERVER:
+        path = filtered_path(attr(attributes, "http.target", "url.path"))
+        if path and "?" not in path and attributes.get("url.query"):
+            path = filtered_path(f"{path}?{attributes['url.query']}")
+        if path:
+            tags["path"] = path
+        ip = user_ip(attributes)
+        if ip:
+            tags["user_ip"] = ip
+        queued = queue_time_ns(attributes, span.start_time or 0)
+        if queued is not None:
+            tags["scout.queue_time_ns"] = queued
+        status = attr(attributes, "http.response.status_code", "http.status_code")
+        failed = (isinstance(status, int) and status >= 500) or span.status.status_code is StatusCode.ERROR
+    else:
+        task_id = attributes.get("messaging.message.id")
+        if task_id:
+            tags["task_id"] = task_id
+        tags["queue"] = attr(attributes, "messaging.destination", "messaging.destination.name") or "unknown"
+        failed = span.status.status_code is StatusCode.ERROR
+    if failed:
+        tags["error"] = "true"
+    return tags
