@@ -107,10 +107,8 @@ class CoreAgentClient:
     def _init_state(self) -> None:
         old = getattr(self, "_socket", None)
         if old is not None:
-            try:
+            with contextlib.suppress(OSError):
                 old.close()  # closes this process's copy of an inherited descriptor only
-            except OSError:
-                pass
         self._socket: socket.socket | None = None
         self._frames: deque[bytes] = deque()
         self._cond = threading.Condition(threading.Lock())
