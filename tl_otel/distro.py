@@ -25,5 +25,5 @@ class TlOtelDistro(BaseDistro):
 
         runtime = current_runtime()
         if runtime is not None:
-            kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings))
+            kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
         super().load_instrumentor(entry_point, **kwargs)

@@ -4,10 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
+# Request headers Scout reads: the client address behind proxies and the queue-time stamps.
+SCOUT_REQUEST_HEADERS = ["x-forwarded-for", "client-ip", "x-request-start", "x-queue-start"]
 
-def instrumentor_kwargs(name: str, settings: Any) -> dict[str, Any]:
-    if name == "fastapi" and not settings.asgi_message_spans:
-        # One internal span per ASGI message costs several microseconds per request and carries
-        # nothing a user reads; the server span already has status and timing.
-        return {"exclude_spans": ["receive", "send"]}
-    return {}
+
+def record_endpoint(span: Any, scope: dict[str, Any]) -> None:
+    """FastAPI server-request hook: put the endpoint function on the server span as
+    ``code.function.name`` (``module.qualname``), found the way the FastAPI instrumentation finds the
+    route. Scout names a web request after it (``Controller/<module>.<qualname>``)."""
+    try:
+        if not span.is_recording() or scope.get("type") != "http":
+            return
+        from opentelemetry.instrumentation.fastapi import _flatten_routes
+        from starlette.routing import Match, Route
+
+        for route in _flatten_routes(scope["app"].routes):
+            match, _ = Route.matches(route, scope) if isinstance(route, Route) else route.matches(scope)
+            if match == Match.FULL:
+                endpoint = getattr(route, "endpoint", None)
+                if endpoint is not None:
+                    span.set_attribute("code.function.name", f"{endpoint.__module__}.{endpoint.__qualname__}")
+                return
+    except Exception:
+        return
+
+
+def instrumentor_kwargs(name: str, settings: Any, trace_exporters: list[str] | None = None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if name == "fastapi":
+        if not settings.asgi_message_spans:
+            # One internal span per ASGI message costs several microseconds per request and carries
+            # nothing a user reads; the server span already has status and timing.
+            kwargs["exclude_spans"] = ["receive", "send"]
+        if "scout" in (trace_exporters or ()):
+            kwargs["server_request_hook"] = record_endpoint
+            kwargs["http_capture_headers_server_request"] = SCOUT_REQUEST_HEADERS
+    return kwargs

@@ -1,0 +1,168 @@
+"""Scout translation at unit level: names, tags, request assembly across batches, JSON-safe values and
+command shapes identical to scout_apm's own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tests.peers.fake_core_agent import summarise
+from tl_otel.exporters.scout.assembly import RequestAssembler
+from tl_otel.exporters.scout.commands import build, tag_value
+
+
+@pytest.fixture
+def recorder():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return provider.get_tracer("test"), memory
+
+
+def web_request(tracer, status=200, target="/items/7?q=abc&password=hunter2", headers=None):
+    attributes = {"http.method": "GET", "http.route": "/items/{item_id}", "http.target": target,
+                  "http.status_code": status, "net.peer.ip": "10.0.0.9",
+                  "code.function.name": "app.main.read_item", **(headers or {})}
+    with tracer.start_as_current_span("GET /items/{item_id}", kind=SpanKind.SERVER, attributes=attributes) as root:
+        with tracer.start_as_current_span("SELECT items", kind=SpanKind.CLIENT,
+                                          attributes={"db.system": "postgresql",
+                                                      "db.statement": "SELECT * FROM items WHERE id = %s"}):
+            pass
+        with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
+                                          attributes={"http.method": "GET", "http.url": "http://pricing:8080/v1/p?x=1"}):
+            pass
+        with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={"db.system": "redis",
+                                                                                   "db.statement": "GET key"}):
+            pass
+        with tracer.start_as_current_span("GET /items/{item_id} http send"):
+            pass
+        with tracer.start_as_current_span("engine.run", attributes={"engine.id": "e1"}):
+            pass
+        if status >= 500:
+            root.set_status(Status(StatusCode.ERROR))
+
+
+def one_request(memory):
+    [request] = RequestAssembler().add(list(memory.get_finished_spans()))
+    return summarise(build(request).message()["BatchCommand"]["commands"])
+
+
+def test_web_request_operations_and_tags(recorder):
+    tracer, memory = recorder
+    web_request(tracer, headers={"http.request.header.x_forwarded_for": ("203.0.113.5, 10.0.0.1",)})
+    shape = one_request(memory)
+    assert shape["tags"] == {"path": "/items/7?password=%5BFILTERED%5D&q=abc", "user_ip": "203.0.113.5"}
+    [(root, root_tags, children)] = shape["tree"]
+    assert root == "Controller/app.main.read_item" and root_tags == {}
+    assert sorted((op, tags) for op, tags, _ in children) == sorted([
+        ("SQL/Query", {"db.statement": "SELECT * FROM items WHERE id = %s"}),
+        ("HTTP/GET", {"url": "http://pricing:8080/"}),
+        ("Redis/GET", {}),
+        ("Custom/engine.run", {}),
+    ])  # the ASGI "http send" span is dropped
+
+
+def test_fallback_name_peer_ip_and_errors(recorder):
+    tracer, memory = recorder
+    with tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER,
+                                      attributes={"http.method": "GET", "http.route": "/x", "http.target": "/x",
+                                                  "http.status_code": 503, "net.peer.ip": "10.0.0.9"}):
+        pass
+    shape = one_request(memory)
+    assert shape["tree"][0][0] == "Controller/GET /x"
+    assert shape["tags"] == {"path": "/x", "user_ip": "10.0.0.9", "error": "true"}
+
+
+def test_a_4xx_is_not_an_error(recorder):
+    tracer, memory = recorder
+    web_request(tracer, status=404)
+    assert "error" not in one_request(memory)["tags"]
+
+
+def test_queue_time_from_x_request_start(recorder):
+    tracer, memory = recorder
+    queued_at_ms = int(time.time() * 1000) - 250
+    web_request(tracer, headers={"http.request.header.x_request_start": (f"t={queued_at_ms}",)})
+    queued = one_request(memory)["tags"]["scout.queue_time_ns"]
+    assert 200_000_000 <= queued <= 5_000_000_000
+
+
+def test_celery_run_becomes_a_job(recorder):
+    tracer, memory = recorder
+    with tracer.start_as_current_span("run/tl_engine.execute", kind=SpanKind.CONSUMER,
+                                      attributes={"celery.action": "run", "celery.task_name": "tl_engine.execute",
+                                                  "messaging.message.id": "t-1", "messaging.destination": "engine"}
+                                      ) as span:
+        span.set_status(Status(StatusCode.ERROR))
+    shape = one_request(memory)
+    assert shape["tree"] == [("Job/tl_engine.execute", {}, [])]
+    assert shape["tags"] == {"task_id": "t-1", "queue": "engine", "error": "true"}
+
+
+def test_a_request_is_assembled_from_several_batches_and_late_children_are_counted(recorder):
+    tracer, memory = recorder
+    web_request(tracer)
+    spans = list(memory.get_finished_spans())
+    assembler = RequestAssembler()
+    assert assembler.add(spans[:2]) == [] and assembler.buffered == 2
+    assert assembler.add(spans[2:4]) == []
+    [request] = assembler.add(spans[4:])
+    assert len(request.descendants) == 5 and assembler.buffered == 0
+    late = memory.get_finished_spans()  # re-deliver a child after its root went out
+    assembler.add([late[0]])
+    assert assembler.stats.late == 1 and assembler.buffered == 0
+
+
+def test_spans_whose_root_never_comes_are_evicted_and_counted(recorder):
+    tracer, memory = recorder
+    web_request(tracer)
+    children = list(memory.get_finished_spans())[:-1]
+    assembler = RequestAssembler(window=0.1, max_spans=3)
+    assembler.add(children)
+    assert assembler.buffered == 3 and assembler.stats.evicted == 2  # over max_spans
+    time.sleep(0.15)
+    assembler.add([])
+    assert assembler.buffered == 0 and assembler.stats.evicted == 5
+
+
+def test_spans_of_a_script_root_are_not_a_request(recorder):
+    tracer, memory = recorder
+    with tracer.start_as_current_span("main"), tracer.start_as_current_span("step"):
+        pass
+    assembler = RequestAssembler()
+    assert assembler.add(list(memory.get_finished_spans())) == []
+    assert assembler.stats.not_request == 1
+
+
+def test_tag_values_are_always_json_safe():
+    circular = {}
+    circular["me"] = circular
+    assert tag_value(dt.datetime(2026, 1, 1)) == "2026-01-01T00:00:00"
+    assert tag_value(b"\xff") == "\\xff"
+    assert tag_value(("a", 1)) == ["a", 1]
+    assert tag_value(circular) == {"me": "<cyclic>"}
+    assert tag_value(float("nan")) == "nan"
+
+
+def test_commands_have_scout_apm_s_shapes(recorder):
+    tracer, memory = recorder
+    web_request(tracer)
+    [request] = RequestAssembler().add(list(memory.get_finished_spans()))
+    commands = build(request).message()["BatchCommand"]["commands"]
+    names = [next(iter(c)) for c in commands]
+    assert names[0] == "StartRequest" and names[-1] == "FinishRequest"
+    assert names[-3:-1] == ["StartSpan", "StopSpan"]  # the root comes after its children, as scout sends it
+    start = commands[0]["StartRequest"]
+    assert start["request_id"].startswith("req-") and start["timestamp"].endswith("+00:00")
+    root = commands[-3]["StartSpan"]
+    assert root["parent_id"] is None and root["span_id"].startswith("span-")
+    assert set(commands[1]["TagRequest"]) == {"timestamp", "request_id", "tag", "value"}
+    # deterministic ids: the same spans give the same request again
+    again = build(request).message()["BatchCommand"]["commands"]
+    assert again[0]["StartRequest"]["request_id"] == start["request_id"]
