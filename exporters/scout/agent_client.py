@@ -50,6 +50,14 @@ class AgentStats:
     connect_failures: int = 0
 
 
+class SendFailed(Exception):
+    pass
+
+
+class NoReply(Exception):
+    pass
+
+
 def encode(message: dict[str, Any]) -> bytes:
     payload = json.dumps(message, separators=(", ", ": ")).encode("utf-8")
     return struct.pack(">I", len(payload)) + payload  # the byte length, not the character count
@@ -110,6 +118,7 @@ class CoreAgentClient:
             with contextlib.suppress(OSError):
                 old.close()  # closes this process's copy of an inherited descriptor only
         self._socket: socket.socket | None = None
+        self._mute = False
         self._frames: deque[bytes] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._in_flight = False
@@ -165,12 +174,53 @@ class CoreAgentClient:
                 sock.close()
 
     def _exchange(self, frame: bytes) -> None:
-        """Send one frame and read its reply; raises OSError / TimeoutError / ValueError."""
+        """Send one frame and read its reply.
+
+        Raises ``SendFailed`` when the frame did not go out (it may be sent again) and ``NoReply`` when it
+        went out but no reply came (re-sending could duplicate it). On a connection whose agent has not
+        replied within the timeout once, frames are sent without waiting: a mute agent costs one
+        timeout per connection, not one per frame."""
         assert self._socket is not None
-        self._socket.sendall(frame)
+        try:
+            if self._mute:
+                self._discard_pending_replies()
+            self._socket.sendall(frame)
+        except OSError as exc:
+            raise SendFailed(type(exc).__name__) from None
         self.stats.sent += 1
-        header = self._recv_exactly(4)
-        reply = json.loads(self._recv_exactly(struct.unpack(">I", header)[0]) or b"{}")
+        if self._mute:
+            self.stats.unacknowledged += 1
+            return
+        try:
+            header = self._recv_exactly(4)
+            body = self._recv_exactly(struct.unpack(">I", header)[0])
+        except TimeoutError:
+            self._mute = True
+            self.stats.unacknowledged += 1
+            _rate_limited.warning("scout-noreply", "Scout core agent at %s did not reply within %.1fs; sending "
+                                  "without waiting for replies on this connection", self.socket_path, self.timeout)
+            return
+        except OSError as exc:
+            self.stats.unacknowledged += 1
+            raise NoReply(type(exc).__name__) from None
+        self._check_reply(body)
+
+    def _discard_pending_replies(self) -> None:
+        assert self._socket is not None
+        self._socket.setblocking(False)
+        try:
+            while self._socket.recv(65536):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        finally:
+            self._socket.settimeout(self.timeout)
+
+    def _check_reply(self, body: bytes) -> None:
+        try:
+            reply = json.loads(body or b"{}")
+        except ValueError:
+            reply = {"Failure": {"message": "unparseable reply"}}
         result = next(iter(reply.values()), {}) if isinstance(reply, dict) else {}
         failed = "Failure" in reply or (isinstance(result, dict) and isinstance(result.get("result"), dict)
                                          and "Failure" in result["result"])
@@ -203,14 +253,15 @@ class CoreAgentClient:
             self._maybe_launch(exc)
             return False
         self._socket = sock
+        self._mute = False
         try:
             self._exchange(encode(Register(self.app, self._key, self.hostname).message()))
             self._exchange(encode(self._metadata()))
-        except (OSError, ValueError) as exc:
+        except (SendFailed, NoReply) as exc:
             self._disconnect()
             self.stats.connect_failures += 1
-            _rate_limited.warning("scout-register", "Scout core agent at %s did not accept Register (%s)",
-                                  self.socket_path, type(exc).__name__)
+            _rate_limited.warning("scout-register", "Scout core agent at %s: Register failed (%s)",
+                                  self.socket_path, exc)
             return False
         self.stats.connects += 1
         if self._failures_in_a_row:
@@ -307,15 +358,12 @@ class CoreAgentClient:
                 self._in_flight = True
             try:
                 self._exchange(frame)
-            except TimeoutError:
-                # Sent, but no reply within the timeout: not re-sent (that could duplicate the request).
-                self.stats.unacknowledged += 1
+            except NoReply:
+                # It went out but the connection broke before the reply: not re-sent (it could duplicate).
                 self._pop(frame)
                 self._disconnect()
-                _rate_limited.warning("scout-noreply", "Scout core agent at %s did not reply within %.1fs; "
-                                      "reconnecting", self.socket_path, self.timeout)
                 return
-            except (OSError, ValueError):
+            except SendFailed:
                 # Not (fully) sent: it stays first in the queue for the next connection.
                 with self._cond:
                     self._in_flight = False

@@ -5,6 +5,7 @@ after a number of frames, to stand in for an agent that hangs or is killed mid-s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -65,6 +66,8 @@ class FakeCoreAgent:
 
     def _serve(self, client: socket.socket) -> None:
         frames = 0
+        with self._lock:
+            first_connection = self.connections == 1
         with client:
             while not self._stop.is_set():
                 header = self._read(client, 4)
@@ -79,8 +82,8 @@ class FakeCoreAgent:
                     self.messages.append(message)
                     self.frame_sizes.append(size + 4)
                 frames += 1
-                if self.close_after is not None and frames >= self.close_after:
-                    return
+                if self.close_after is not None and frames >= self.close_after and first_connection:
+                    return  # killed mid-stream (once); the next connection is served normally
                 if self.reply:
                     name = next(iter(message))
                     payload = json.dumps({name: {"result": "Success"}}).encode()
@@ -94,10 +97,8 @@ class FakeCoreAgent:
         self._server.close()
         with self._lock:
             for client in self._clients:
-                try:
+                with contextlib.suppress(OSError):
                     client.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 client.close()
         if not self.address.startswith("tcp://") and os.path.exists(self.address):
             os.unlink(self.address)

@@ -1,0 +1,140 @@
+"""The core-agent client against a fake core agent on Unix and TCP sockets: registration, replies,
+an agent absent at start, killed mid-stream or mute, a full queue, and fork."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from examples.processes import free_port
+from tests.peers.fake_core_agent import FakeCoreAgent
+from tl_otel.exporters.scout.agent_client import CoreAgentClient
+
+
+def batch(index: int) -> dict:
+    return {"BatchCommand": {"commands": [{"StartRequest": {"timestamp": "2026-11-25T12:00:00+00:00",
+                                                            "request_id": f"req-{index}"}}]}}
+
+
+def request_ids(agent: FakeCoreAgent) -> list[str]:
+    return [commands[0]["StartRequest"]["request_id"] for commands in agent.requests()]
+
+
+@pytest.fixture(params=["unix", "tcp"])
+def address(request, tmp_path):
+    if request.param == "unix":
+        return str(tmp_path / "core-agent.sock")
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+def client(address: str, **options) -> CoreAgentClient:
+    options.setdefault("timeout", 1.0)
+    return CoreAgentClient(address, "tl-engine-api", "abcdefghij0123456789", "probe-host", **options)
+
+
+def test_register_and_metadata_come_first_then_requests(address):
+    agent = FakeCoreAgent(address)
+    sender = client(address)
+    try:
+        for index in range(3):
+            assert sender.send(batch(index))
+        assert sender.flush(5)
+        assert agent.wait_for(lambda: len(agent.messages) == 5)
+        first, second = agent.messages[:2]
+        assert first == {"Register": {"app": "tl-engine-api", "key": "abcdefghij0123456789", "host": "probe-host",
+                                      "language": "python", "api_version": "1.0"}}
+        assert second["ApplicationEvent"]["event_type"] == "scout.metadata"
+        assert second["ApplicationEvent"]["event_value"]["language"] == "python"
+        assert request_ids(agent) == ["req-0", "req-1", "req-2"]
+        assert sender.stats.acknowledged == 5 and sender.stats.failures == 0
+    finally:
+        sender.close()
+        agent.stop()
+
+
+def test_agent_absent_at_start_then_started(address):
+    sender = client(address, backoff_cap=0.5)
+    try:
+        sender.send(batch(0))
+        time.sleep(1.0)
+        assert sender.stats.connect_failures >= 1
+        attempts = sender.stats.connect_failures
+        assert attempts <= 4  # backoff, not a busy loop
+        agent = FakeCoreAgent(address)
+        assert sender.flush(10)
+        assert request_ids(agent) == ["req-0"]  # queued while the agent was away, not lost
+        agent.stop()
+    finally:
+        sender.close()
+
+
+def test_agent_killed_mid_stream_reconnects_and_registers_again(address):
+    # Register, metadata, one request, then the agent drops the connection (once) without replying.
+    agent = FakeCoreAgent(address, close_after=3)
+    sender = client(address, backoff_cap=0.3)
+    try:
+        for index in range(4):
+            sender.send(batch(index))
+        assert sender.flush(10)
+        assert agent.connections >= 2
+        assert len(agent.named("Register")) == agent.connections
+        assert request_ids(agent) == ["req-0", "req-1", "req-2", "req-3"]  # nothing lost, nothing twice
+        assert sender.stats.unacknowledged == 1
+    finally:
+        sender.close()
+        agent.stop()
+
+
+def test_an_agent_that_never_replies_costs_one_timeout_not_one_per_frame(address):
+    agent = FakeCoreAgent(address, reply=False)
+    sender = client(address, timeout=0.5, backoff_cap=0.2)
+    try:
+        started = time.monotonic()
+        for index in range(20):
+            sender.send(batch(index))
+        assert sender.flush(10)
+        assert time.monotonic() - started < 3  # 20 frames, one 0.5 s timeout
+        assert agent.wait_for(lambda: len(request_ids(agent)) == 20)
+        assert request_ids(agent) == [f"req-{index}" for index in range(20)]
+        assert sender.stats.acknowledged == 0 and sender.stats.unacknowledged == 22
+        assert agent.connections == 1
+    finally:
+        sender.close()
+        agent.stop()
+
+
+def test_a_full_queue_drops_and_counts(address):
+    sender = client(address, queue_size=5, backoff_cap=60)
+    try:
+        results = [sender.send(batch(index)) for index in range(8)]
+        assert results.count(False) == 3 and sender.stats.dropped_queue_full == 3
+    finally:
+        sender.close()
+
+
+def test_a_forked_child_does_not_use_the_parent_s_socket_or_queue(address):
+    agent = FakeCoreAgent(address)
+    sender = client(address)
+    try:
+        sender.send(batch(0))
+        assert sender.flush(5)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sender.send(batch(1))
+                ok = sender.flush(5)
+                os.write(write, f"{ok} {sender.stats.connects}".encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        ok, _connects = os.read(read, 100).decode().split()
+        assert ok == "True"
+        assert agent.connections == 2 and len(agent.named("Register")) == 2  # the child connected on its own
+        assert request_ids(agent) == ["req-0", "req-1"]
+    finally:
+        sender.close()
+        agent.stop()
