@@ -22,7 +22,7 @@ from scout_apm.core.agent.commands import (
 )
 
 from tl_otel.exporters.scout.assembly import Assembled
-from tl_otel.exporters.scout.naming import is_asgi_message_span, request_tags, root_operation, span_operation
+from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
 from tl_otel.safe_values import to_jsonable
 
 _UTC = dt.timezone.utc
@@ -70,9 +70,9 @@ def build(request: Assembled) -> BatchCommand:
     for tag, value in request_tags(root, root_attributes).items():
         commands.append(TagRequest(started, request_id, tag, tag_value(value)))
 
-    # ASGI per-message spans are noise: their children are re-parented to the nearest kept ancestor.
+    # Spans Scout has no equivalent of are left out; their children go to the nearest kept ancestor.
     dropped = {span.context.span_id: span.parent.span_id for span in request.descendants
-               if is_asgi_message_span(span)}
+               if is_noise_span(span)}
     root_span_id = _uuid("span", root_context.trace_id, root_context.span_id)
     for span in request.descendants:
         context = span.context

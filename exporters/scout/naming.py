@@ -26,8 +26,16 @@ def attr(attributes: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
-def is_asgi_message_span(span: Any) -> bool:
-    return span.kind is SpanKind.INTERNAL and span.name.endswith(ASGI_MESSAGE_SUFFIXES)
+def is_noise_span(span: Any) -> bool:
+    """Spans Scout's agent has no equivalent of: ASGI per-message spans and SQLAlchemy's pool
+    ``connect`` spans. They are left out and their children attached to the nearest kept ancestor."""
+    if span.kind is SpanKind.INTERNAL and span.name.endswith(ASGI_MESSAGE_SUFFIXES):
+        return True
+    if span.name == "connect":
+        attributes = span.attributes or {}
+        return ("db.system" in attributes or "db.system.name" in attributes) and not (
+            "db.statement" in attributes or "db.query.text" in attributes)
+    return False
 
 
 # -- operations ---------------------------------------------------------------------------------------
@@ -122,9 +130,14 @@ def queue_time_ns(attributes: Mapping[str, Any], request_start_ns: int) -> int |
 def request_tags(span: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
     tags: dict[str, Any] = {}
     if span.kind is SpanKind.SERVER:
-        path = filtered_path(attr(attributes, "http.target", "url.path"))
-        if path and "?" not in path and attributes.get("url.query"):
-            path = filtered_path(f"{path}?{attributes['url.query']}")
+        target = str(attr(attributes, "http.target", "url.path") or "")
+        if target and "?" not in target:
+            # The ASGI instrumentation keeps the query string out of http.target: it is in url.query
+            # (stable semantic conventions) or in the full http.url.
+            query = attributes.get("url.query") or urlsplit(str(attributes.get("http.url") or "")).query
+            if query:
+                target = f"{target}?{query}"
+        path = filtered_path(target)
         if path:
             tags["path"] = path
         ip = user_ip(attributes)
