@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import json_logs, posthog_delivery, request_path, span_cost
+from benchmarks import json_logs, posthog_delivery, request_path, scout_translation, span_cost
 
 
 def main() -> None:
-    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog"}
+    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
         json_logs.run()
     if "posthog" in which:
         posthog_delivery.run()
+    if "scout" in which:
+        scout_translation.run()
     if "requests" in which:
         request_path.run()
 

@@ -138,3 +138,32 @@ def test_a_forked_child_does_not_use_the_parent_s_socket_or_queue(address):
     finally:
         sender.close()
         agent.stop()
+
+
+def test_launch_that_cannot_download_warns_once_and_keeps_connecting(tmp_path, monkeypatch):
+    import logging
+
+    monkeypatch.setenv("SCOUT_CORE_AGENT_DIR", str(tmp_path / "agent-dir"))
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("tl_otel").addHandler(handler)
+    address = str(tmp_path / "core-agent.sock")
+    sender = client(address, launch=True, backoff_cap=0.3)
+    try:
+        started = time.monotonic()
+        sender.send(batch(0))  # returns at once: launching happens on the client's threads
+        assert time.monotonic() - started < 0.5
+        deadline = time.monotonic() + 30
+        while not any("not launched" in m for m in messages) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        warnings = [m for m in messages if "not launched" in m]
+        assert len(warnings) == 1 and address in warnings[0]
+        agent = FakeCoreAgent(address)
+        assert sender.flush(10)
+        assert request_ids(agent) == ["req-0"]
+        assert len([m for m in messages if "not launched" in m]) == 1
+        agent.stop()
+    finally:
+        logging.getLogger("tl_otel").removeHandler(handler)
+        sender.close()

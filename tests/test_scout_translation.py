@@ -50,7 +50,7 @@ def web_request(tracer, status=200, target="/items/7?q=abc&password=hunter2", he
 
 def one_request(memory):
     [request] = RequestAssembler().add(list(memory.get_finished_spans()))
-    return summarise(build(request).message()["BatchCommand"]["commands"])
+    return summarise(build(request)["BatchCommand"]["commands"])
 
 
 def test_web_request_operations_and_tags(recorder):
@@ -154,7 +154,7 @@ def test_commands_have_scout_apm_s_shapes(recorder):
     tracer, memory = recorder
     web_request(tracer)
     [request] = RequestAssembler().add(list(memory.get_finished_spans()))
-    commands = build(request).message()["BatchCommand"]["commands"]
+    commands = build(request)["BatchCommand"]["commands"]
     names = [next(iter(c)) for c in commands]
     assert names[0] == "StartRequest" and names[-1] == "FinishRequest"
     assert names[-3:-1] == ["StartSpan", "StopSpan"]  # the root comes after its children, as scout sends it
@@ -164,5 +164,26 @@ def test_commands_have_scout_apm_s_shapes(recorder):
     assert root["parent_id"] is None and root["span_id"].startswith("span-")
     assert set(commands[1]["TagRequest"]) == {"timestamp", "request_id", "tag", "value"}
     # deterministic ids: the same spans give the same request again
-    again = build(request).message()["BatchCommand"]["commands"]
+    again = build(request)["BatchCommand"]["commands"]
     assert again[0]["StartRequest"]["request_id"] == start["request_id"]
+
+
+def test_every_command_equals_what_scout_apm_s_own_classes_produce(recorder):
+    from scout_apm.core.agent import commands as scout
+
+    tracer, memory = recorder
+    web_request(tracer)
+    [request] = RequestAssembler().add(list(memory.get_finished_spans()))
+    ours = build(request)["BatchCommand"]["commands"]
+    parse = dt.datetime.fromisoformat
+    classes = {"StartRequest": lambda b: scout.StartRequest(parse(b["timestamp"]), b["request_id"]),
+               "TagRequest": lambda b: scout.TagRequest(parse(b["timestamp"]), b["request_id"], b["tag"], b["value"]),
+               "StartSpan": lambda b: scout.StartSpan(parse(b["timestamp"]), b["request_id"], b["span_id"],
+                                                      b["parent_id"], b["operation"]),
+               "TagSpan": lambda b: scout.TagSpan(parse(b["timestamp"]), b["request_id"], b["span_id"], b["tag"],
+                                                  b["value"]),
+               "StopSpan": lambda b: scout.StopSpan(parse(b["timestamp"]), b["request_id"], b["span_id"]),
+               "FinishRequest": lambda b: scout.FinishRequest(parse(b["timestamp"]), b["request_id"])}
+    rebuilt = [classes[name](body).message() for command in ours for name, body in command.items()]
+    assert rebuilt == ours
+    assert scout.BatchCommand([]).message().keys() == build(request).keys()

@@ -290,6 +290,8 @@ class CoreAgentClient:
             return
 
         def launch() -> None:
+            # scout_apm logs its own download failure with a traceback: keep that out of the pipeline.
+            token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
             try:
                 from scout_apm.core.agent.manager import CoreAgentManager
 
@@ -299,6 +301,8 @@ class CoreAgentClient:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
                 reason = "the core agent could not be downloaded or verified"
+            finally:
+                detach(token)
             if not launched:
                 logger.warning("Scout core agent not reachable at %s and not launched (%s); will keep trying "
                                "to connect", self.socket_path, reason)

@@ -1,25 +1,14 @@
-"""One assembled request → one Scout ``BatchCommand``, built with scout_apm's own command classes so
-the message shapes are exactly its agent's. Order as its agent sends them: ``StartRequest``, the request
-tags, then each span in completion order (children before parents) as ``StartSpan``, its tags,
-``StopSpan``, and ``FinishRequest`` last."""
+"""One assembled request → one Scout ``BatchCommand`` with the message shapes of scout_apm's own command
+classes (a test compares every command with theirs). Order as its agent sends them: ``StartRequest``,
+the request tags, then each span in completion order (children before parents) as ``StartSpan``, its
+tags, ``StopSpan``, and ``FinishRequest`` last."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
-
-from scout_apm.core.agent.commands import (
-    BatchCommand,
-    FinishRequest,
-    StartRequest,
-    StartSpan,
-    StopSpan,
-    TagRequest,
-    TagSpan,
-)
 
 from tl_otel.exporters.scout.assembly import Assembled
 from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
@@ -29,15 +18,14 @@ _UTC = dt.timezone.utc
 _JSON_SAFE = (str, int, float, bool, type(None))
 
 
-def _time(time_ns: int | None) -> dt.datetime:
-    return dt.datetime.fromtimestamp((time_ns or 0) / 1e9, tz=_UTC)
+_LOW64 = (1 << 64) - 1
 
 
-def _uuid(prefix: str, *parts: int) -> str:
-    """Deterministic ``req-``/``span-`` ids from OTel ids (a re-sent request keeps its ids)."""
-    digest = hashlib.blake2b(b"".join(part.to_bytes(16, "big") for part in parts), digest_size=16).hexdigest()
-    return f"{prefix}-{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-{'89ab'[int(digest[16], 16) & 3]}" \
-           f"{digest[17:20]}-{digest[20:32]}"
+def _uuid(prefix: str, high: int, low: int) -> str:
+    """Deterministic ``req-``/``span-`` ids in UUID form, straight from OTel ids (a re-sent request keeps
+    its ids; no hashing needed: OTel ids are already random)."""
+    digits = f"{high & _LOW64:016x}{low & _LOW64:016x}"
+    return f"{prefix}-{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def tag_value(value: Any) -> Any:
@@ -60,20 +48,40 @@ def _attributes(span: Any) -> Mapping[str, Any]:
     return plain if isinstance(plain, dict) else (span.attributes or {})
 
 
-def build(request: Assembled) -> BatchCommand:
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def _iso(time_ns: int | None) -> str:
+    """What scout_apm's ``format_dt_for_core_agent`` gives for a tz-aware UTC datetime
+    (``2026-11-25T11:46:20.006714+00:00``; no fraction when the microseconds are 0), with the date part
+    formatted once per second."""
+    global _second_cache
+    micros = (time_ns or 0) // 1000
+    seconds, fraction = divmod(micros, 1_000_000)
+    cached, prefix = _second_cache
+    if cached != seconds:
+        prefix = dt.datetime.fromtimestamp(seconds, tz=_UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_cache = (seconds, prefix)
+    return f"{prefix}.{fraction:06d}+00:00" if fraction else f"{prefix}+00:00"
+
+
+def build(request: Assembled) -> dict[str, Any]:
+    """The ``BatchCommand`` message. Built as plain dicts, each timestamp formatted once per span, with
+    exactly the shapes of scout_apm's command classes (tests compare them with ``.message()``)."""
     root = request.root
     root_context = root.context
-    request_id = _uuid("req", root_context.trace_id, root_context.span_id)
+    request_id = _uuid("req", root_context.trace_id >> 64, root_context.span_id)
     root_attributes = _attributes(root)
-    started = _time(root.start_time)
-    commands: list[Any] = [StartRequest(started, request_id)]
+    started = _iso(root.start_time)
+    commands: list[dict[str, Any]] = [{"StartRequest": {"timestamp": started, "request_id": request_id}}]
     for tag, value in request_tags(root, root_attributes).items():
-        commands.append(TagRequest(started, request_id, tag, tag_value(value)))
+        commands.append({"TagRequest": {"timestamp": started, "request_id": request_id, "tag": tag,
+                                        "value": tag_value(value)}})
 
     # Spans Scout has no equivalent of are left out; their children go to the nearest kept ancestor.
-    dropped = {span.context.span_id: span.parent.span_id for span in request.descendants
-               if is_noise_span(span)}
-    root_span_id = _uuid("span", root_context.trace_id, root_context.span_id)
+    dropped = {span.context.span_id: span.parent.span_id for span in request.descendants if is_noise_span(span)}
+    trace_high = root_context.trace_id
+    root_span_id = _uuid("span", trace_high, root_context.span_id)
     for span in request.descendants:
         context = span.context
         if context.span_id in dropped:
@@ -81,18 +89,21 @@ def build(request: Assembled) -> BatchCommand:
         parent = span.parent.span_id
         while parent in dropped:
             parent = dropped[parent]
-        span_id = _uuid("span", context.trace_id, context.span_id)
-        parent_id = _uuid("span", context.trace_id, parent)
+        span_id = _uuid("span", trace_high, context.span_id)
         operation, tags = span_operation(span, _attributes(span))
-        span_start = _time(span.start_time)
-        commands.append(StartSpan(span_start, request_id, span_id, parent_id, operation))
+        span_start = _iso(span.start_time)
+        commands.append({"StartSpan": {"timestamp": span_start, "request_id": request_id, "span_id": span_id,
+                                       "parent_id": _uuid("span", trace_high, parent), "operation": operation}})
         for tag, value in tags.items():
             if value is not None:
-                commands.append(TagSpan(span_start, request_id, span_id, tag, tag_value(value)))
-        commands.append(StopSpan(_time(span.end_time), request_id, span_id))
+                commands.append({"TagSpan": {"timestamp": span_start, "request_id": request_id, "span_id": span_id,
+                                             "tag": tag, "value": tag_value(value)}})
+        commands.append({"StopSpan": {"timestamp": _iso(span.end_time), "request_id": request_id,
+                                      "span_id": span_id}})
 
-    commands.append(StartSpan(started, request_id, root_span_id, None, root_operation(root, root_attributes)))
-    finished = _time(root.end_time)
-    commands.append(StopSpan(finished, request_id, root_span_id))
-    commands.append(FinishRequest(finished, request_id))
-    return BatchCommand(commands)
+    commands.append({"StartSpan": {"timestamp": started, "request_id": request_id, "span_id": root_span_id,
+                                   "parent_id": None, "operation": root_operation(root, root_attributes)}})
+    finished = _iso(root.end_time)
+    commands.append({"StopSpan": {"timestamp": finished, "request_id": request_id, "span_id": root_span_id}})
+    commands.append({"FinishRequest": {"timestamp": finished, "request_id": request_id}})
+    return {"BatchCommand": {"commands": commands}}

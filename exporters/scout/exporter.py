@@ -40,7 +40,7 @@ class ScoutSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         for request in self.assembler.add(list(spans)):
             try:
-                message = build(request).message()
+                message = build(request)
             except Exception as exc:  # one broken request must not cost the others
                 self.build_failures += 1
                 _rate_limited.warning("scout-build", "a Scout request could not be built (%s)", type(exc).__name__)

@@ -1,0 +1,67 @@
+"""The example engine under ``opentelemetry-instrument`` with SCOUT_KEY set, talking to a fake core agent:
+API requests become ``Controller/...`` requests with ``SQL/Query`` children, worker tasks ``Job/...``
+requests with ``SQL/Query`` and ``HTTP/GET`` children; the agent can come and go."""
+
+from __future__ import annotations
+
+import pytest
+
+from examples.processes import (
+    base_env,
+    free_port,
+    request,
+    start_api,
+    start_worker,
+    wait_execution,
+    wait_http,
+    wait_worker_ready,
+)
+from tests.peers.fake_core_agent import FakeCoreAgent, summarise
+
+pytestmark = pytest.mark.e2e
+
+
+def operations(tree: list) -> set[str]:
+    found = set()
+    for operation, _, children in tree:
+        found.add(operation)
+        found |= operations(children)
+    return found
+
+
+def test_example_engine_requests_and_jobs_reach_scout(tmp_path):
+    socket_path = str(tmp_path / "core-agent.sock")
+    agent = FakeCoreAgent(socket_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = base_env(tmp_path / "data", ENGINE_API_URL=url, SCOUT_KEY="abcdefghij0123456789", SCOUT_NAME="tl-engine",
+                   SCOUT_CORE_AGENT_SOCKET_PATH=socket_path, SCOUT_CORE_AGENT_LAUNCH="false")
+    api, worker = start_api(env, port, tmp_path / "logs"), start_worker(env, tmp_path / "logs")
+    try:
+        wait_http(f"{url}/health", process=api)
+        wait_worker_ready(worker)
+        for engine in ("engine-123", "engine-broken"):
+            _, execution = request("POST", f"{url}/executions", {"engine_id": engine, "input": {}})
+            wait_execution(url, execution["id"])
+    finally:
+        api.stop()
+        worker.stop()
+        agent.stop()
+    requests = [summarise(commands) for commands in agent.requests()]
+    roots = {request["tree"][0][0] for request in requests}
+    assert "Controller/examples.engine.api.submit_execution" in roots
+    assert "Controller/examples.engine.api.get_engine" in roots and "Controller/examples.engine.api.health" in roots
+
+    submit = next(r for r in requests if r["tree"][0][0] == "Controller/examples.engine.api.submit_execution")
+    assert "SQL/Query" in operations(submit["tree"]) and submit["tags"]["path"] == "/executions"
+    assert submit["tags"]["user_ip"] == "127.0.0.1" and "error" not in submit["tags"]
+
+    jobs = [r for r in requests if r["tree"][0][0] == "Job/tl_engine.execute"]
+    assert len(jobs) == 2
+    assert sorted("error" in job["tags"] for job in jobs) == [False, True]
+    for job in jobs:
+        assert {"SQL/Query", "HTTP/GET", "Custom/engine.run"} <= operations(job["tree"])
+        assert job["tags"]["queue"] == "engine" and len(job["tags"]["task_id"]) == 36
+    registers = agent.named("Register")
+    assert {r["app"] for r in registers} == {"tl-engine"} and len(registers) >= 2  # API and worker child(ren)
+    assert not [r for r in requests if r["tree"][0][0].startswith("Controller/") and "http send" in repr(r)]
