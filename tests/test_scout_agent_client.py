@@ -167,3 +167,22 @@ def test_launch_that_cannot_download_warns_once_and_keeps_connecting(tmp_path, m
     finally:
         logging.getLogger("tl_otel").removeHandler(handler)
         sender.close()
+
+
+def test_cpu_and_memory_events_every_interval(address):
+    agent = FakeCoreAgent(address)
+    sender = client(address, sampler_interval=0.3)
+    try:
+        sender.send(batch(0))
+        assert agent.wait_for(lambda: len(agent.named("ApplicationEvent")) >= 5, timeout=10)
+        events = [e for e in agent.named("ApplicationEvent") if e["event_type"] != "scout.metadata"]
+        kinds = {e["event_type"] for e in events}
+        assert kinds == {"CPU/Utilization", "Memory/Physical"}
+        assert all(e["source"] == f"Pid: {os.getpid()}" for e in events)
+        memory = [e["event_value"] for e in events if e["event_type"] == "Memory/Physical"]
+        cpu = [e["event_value"] for e in events if e["event_type"] == "CPU/Utilization"]
+        assert all(10 < value < 10_000 for value in memory)  # MB of resident memory
+        assert all(0.0 <= value <= 100.0 for value in cpu)  # per interval, not cumulative since start
+    finally:
+        sender.close()
+        agent.stop()
