@@ -65,3 +65,24 @@ def test_example_engine_requests_and_jobs_reach_scout(tmp_path):
     registers = agent.named("Register")
     assert {r["app"] for r in registers} == {"tl-engine"} and len(registers) >= 2  # API and worker child(ren)
     assert not [r for r in requests if r["tree"][0][0].startswith("Controller/") and "http send" in repr(r)]
+
+
+def test_without_an_agent_the_app_runs_and_exits_promptly(python, tmp_path):
+    import time
+
+    started = time.monotonic()
+    ran = python("""
+        import tl_otel
+        from opentelemetry import trace
+        tl_otel.configure(service_name="svc")
+        with trace.get_tracer("t").start_as_current_span("GET /x", kind=trace.SpanKind.SERVER,
+                                                         attributes={"http.route": "/x"}):
+            pass
+        print("done")
+    """, SCOUT_KEY="abcdefghij0123456789", SCOUT_CORE_AGENT_SOCKET_PATH=str(tmp_path / "absent.sock"),
+        SCOUT_CORE_AGENT_LAUNCH="false")
+    elapsed = time.monotonic() - started
+    assert ran.returncode == 0 and "done" in ran.stdout
+    assert elapsed < 8, elapsed  # not the whole 10 s shutdown budget spent waiting for an absent agent
+    assert ran.stderr.count("Scout core agent not reachable") == 1
+    assert [r["message"] for r in ran.json_lines()] == ["GET /x"]  # the JSON destination is unaffected

@@ -125,6 +125,7 @@ class CoreAgentClient:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._failures_in_a_row = 0
+        self._unreachable = False  # the last connection attempt failed
         self._launch_tried = False
         self._cpu = CpuSampler()
         self._next_sample = time.monotonic() + self.sampler_interval
@@ -151,13 +152,15 @@ class CoreAgentClient:
         return not full
 
     def flush(self, timeout: float) -> bool:
+        """Wait until every queued frame was sent, up to ``timeout``. While the agent is unreachable it
+        returns at once: waiting out the whole shutdown budget for an absent agent would only delay exit."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._frames or self._in_flight:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._unreachable:
                     return False
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, 0.1))
         return True
 
     def close(self) -> None:
@@ -250,6 +253,7 @@ class CoreAgentClient:
         except OSError as exc:
             sock.close()
             self.stats.connect_failures += 1
+            self._unreachable = True
             self._maybe_launch(exc)
             return False
         self._socket = sock
@@ -264,6 +268,7 @@ class CoreAgentClient:
                                   self.socket_path, exc)
             return False
         self.stats.connects += 1
+        self._unreachable = False
         if self._failures_in_a_row:
             logger.info("connected to the Scout core agent at %s", self.socket_path)
         self._failures_in_a_row = 0
