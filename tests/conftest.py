@@ -56,3 +56,16 @@ def run_python(code: str, *, launcher: bool = False, timeout: float = 60, **env:
 @pytest.fixture
 def python():
     return run_python
+
+
+@pytest.fixture
+def recorder():
+    """A tracer whose finished spans land in memory (unit tests of translations)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return provider.get_tracer("test"), memory

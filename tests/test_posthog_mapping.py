@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
@@ -16,14 +13,6 @@ def options(**changes):
                 api_request_sample_rate=1.0, rules=(), lib_version="test")
     base.update(changes)
     return MappingOptions(**base)
-
-
-@pytest.fixture
-def recorder():
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    return provider.get_tracer("test"), memory
 
 
 def server_span(tracer, route="/engines/{engine_id}", status=200, **extra):

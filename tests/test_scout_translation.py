@@ -6,23 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tests.peers.fake_core_agent import summarise
 from tl_otel.exporters.scout.assembly import RequestAssembler
 from tl_otel.exporters.scout.commands import build, tag_value
-
-
-@pytest.fixture
-def recorder():
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    return provider.get_tracer("test"), memory
 
 
 def web_request(tracer, status=200, target="/items/7?q=abc&password=hunter2", headers=None):

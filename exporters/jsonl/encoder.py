@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tl_otel.safe_values import safe_str, to_jsonable, truncate
+from tl_otel.span_attributes import plain
 
 _SIMPLE = (int, bool, type(None))
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -63,8 +64,7 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None,
     """Attributes become top-level keys; one that collides with a fixed field keeps an ``attr.`` prefix."""
     if not attributes:
         return
-    # The SDK's BoundedAttributes iterates through the Mapping ABC (slow); read its dict directly.
-    items = getattr(attributes, "_dict", attributes).items()
+    items = plain(attributes).items()
     for key, value in items:
         name = key if type(key) is str else safe_str(key)
         if name in fields:

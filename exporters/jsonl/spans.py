@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
 from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339, service_name
+from tl_otel.span_attributes import of_span
 
 _NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
@@ -26,18 +27,10 @@ _KIND = {kind: kind.name.lower() for kind in SpanKind}
 SLOW_DB_CALL_MS = 100.0
 
 
-def _attributes(span: ReadableSpan) -> Any:
-    # ReadableSpan.attributes wraps the SDK's BoundedAttributes in a mappingproxy, whose iteration goes
-    # through the Mapping ABC item by item; the plain dict underneath is several times faster to read.
-    raw = getattr(span, "_attributes", None)
-    plain = getattr(raw, "_dict", None)
-    return plain if isinstance(plain, dict) else (span.attributes or {})
-
-
 def is_notable(span: ReadableSpan) -> bool:
     if span.status.status_code is StatusCode.ERROR:
         return True
-    attributes = _attributes(span)
+    attributes = of_span(span)
     if span.kind in _NOTABLE_KINDS:
         if span.kind is SpanKind.CLIENT and ("db.system" in attributes or "db.system.name" in attributes):
             duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
@@ -81,7 +74,7 @@ class JsonSpanExporter(LineExporter, SpanExporter):
         }
         if span.status.description:
             fields["status_message"] = clean_value(span.status.description, max_length)
-        add_attributes(fields, _attributes(span), max_length)
+        add_attributes(fields, of_span(span), max_length)
         for event in span.events:
             if event.name == "exception":
                 add_attributes(fields, event.attributes, max_length)

@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
 from tl_otel.safe_values import to_jsonable
+from tl_otel.span_attributes import first, of_span
 
 _NAMESPACE = uuid.UUID("6f1d7c1e-3c52-4c55-9a53-6f4b0a3a7e21")
 MAX_PROPERTY_LENGTH = 8192
@@ -73,20 +74,6 @@ def iso(time_ns: int | None) -> str:
     return moment.isoformat()
 
 
-def plain_attributes(span: Any) -> Mapping[str, Any]:
-    raw = getattr(span, "_attributes", None)
-    plain = getattr(raw, "_dict", None)
-    return plain if isinstance(plain, dict) else (span.attributes or {})
-
-
-def _first(attributes: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        value = attributes.get(name)
-        if value is not None:
-            return value
-    return None
-
-
 def _duration_ms(span: ReadableSpan) -> float:
     return round(((span.end_time or 0) - (span.start_time or 0)) / 1e6, 3)
 
@@ -109,7 +96,7 @@ class SpanMapper:
 
     # -- identity ---------------------------------------------------------------------------------
     def _identity(self, attributes: Mapping[str, Any], properties: dict[str, Any]) -> str:
-        distinct_id = _first(attributes, *self.options.distinct_id_attributes)
+        distinct_id = first(attributes, *self.options.distinct_id_attributes)
         if distinct_id is not None and str(distinct_id):
             return str(distinct_id)
         properties["$process_person_profile"] = False
@@ -135,10 +122,10 @@ class SpanMapper:
 
     # -- built-in mappings ------------------------------------------------------------------------
     def _api_request(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
-        route = _first(attributes, "http.route") or ""
+        route = first(attributes, "http.route") or ""
         if route and self._excluded(route):
             return None
-        status_code = _first(attributes, "http.response.status_code", "http.status_code")
+        status_code = first(attributes, "http.response.status_code", "http.status_code")
         failed = span.status.status_code is StatusCode.ERROR or (
             isinstance(status_code, int) and status_code >= 500)
         rate = self.options.api_request_sample_rate
@@ -146,9 +133,9 @@ class SpanMapper:
         if not failed and rate < 1.0 and zlib.crc32(span.context.trace_id.to_bytes(16, "big")) / 0xFFFFFFFF >= rate:
             return None
         properties = {
-            "method": _first(attributes, "http.request.method", "http.method"),
+            "method": first(attributes, "http.request.method", "http.method"),
             "route": route or None,
-            "path": _first(attributes, "url.path", "http.target"),
+            "path": first(attributes, "url.path", "http.target"),
             "status_code": status_code,
             "duration_ms": _duration_ms(span),
             "success": not failed,
@@ -160,12 +147,12 @@ class SpanMapper:
     def _worker_task(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
         failed = span.status.status_code is StatusCode.ERROR
         properties = {
-            "task_name": _first(attributes, "celery.task_name") or span.name.split("/", 1)[-1],
-            "task_id": _first(attributes, "messaging.message.id"),
-            "queue": _first(attributes, "messaging.destination", "messaging.destination.name") or "unknown",
+            "task_name": first(attributes, "celery.task_name") or span.name.split("/", 1)[-1],
+            "task_id": first(attributes, "messaging.message.id"),
+            "queue": first(attributes, "messaging.destination", "messaging.destination.name") or "unknown",
             "status": "failure" if failed else "success",
-            "state": _first(attributes, "celery.state"),
-            "retries": int(_first(attributes, "celery.retries") or 0),
+            "state": first(attributes, "celery.state"),
+            "retries": int(first(attributes, "celery.retries") or 0),
             "duration_ms": _duration_ms(span),
         }
         return self._event("worker_task", span, attributes, properties)
@@ -232,7 +219,7 @@ class SpanMapper:
         # Children end before their parents, so end-time order puts the innermost recording of an
         # exception first: that one is sent, the later ones are recognised as the same occurrence.
         for span in sorted(spans, key=lambda item: item.end_time or 0):
-            attributes = plain_attributes(span)
+            attributes = of_span(span)
             sampled = span.context.trace_flags.sampled
             for event in span.events:
                 if event.name == "exception":

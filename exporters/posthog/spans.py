@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from tl_otel.exporters.posthog.delivery import Delivery
 from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
 from tl_otel.resource import distro_version
+from tl_otel.span_attributes import plain
 
 
 class PostHogSpanExporter(SpanExporter):
@@ -90,7 +91,7 @@ class PostHogExceptionLogs(LogRecordExporter):
         with self.spans._lock:
             for data in batch:
                 record = data.log_record
-                attributes = getattr(record.attributes, "_dict", None) or dict(record.attributes or {})
+                attributes = plain(record.attributes)
                 if "exception.type" not in attributes:
                     continue
                 event = self.spans.mapper.exception_event(

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from tl_otel.exporters.scout.assembly import Assembled
 from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
 from tl_otel.safe_values import to_jsonable
+from tl_otel.span_attributes import of_span
 
 _UTC = dt.timezone.utc
 _JSON_SAFE = (str, int, float, bool, type(None))
@@ -43,11 +43,6 @@ def tag_value(value: Any) -> Any:
         return str(converted)
 
 
-def _attributes(span: Any) -> Mapping[str, Any]:
-    plain = getattr(getattr(span, "_attributes", None), "_dict", None)
-    return plain if isinstance(plain, dict) else (span.attributes or {})
-
-
 _second_cache: tuple[int, str] = (-1, "")
 
 
@@ -71,7 +66,7 @@ def build(request: Assembled) -> dict[str, Any]:
     root = request.root
     root_context = root.context
     request_id = _uuid("req", root_context.trace_id >> 64, root_context.span_id)
-    root_attributes = _attributes(root)
+    root_attributes = of_span(root)
     started = _iso(root.start_time)
     commands: list[dict[str, Any]] = [{"StartRequest": {"timestamp": started, "request_id": request_id}}]
     for tag, value in request_tags(root, root_attributes).items():
@@ -90,7 +85,7 @@ def build(request: Assembled) -> dict[str, Any]:
         while parent in dropped:
             parent = dropped[parent]
         span_id = _uuid("span", trace_high, context.span_id)
-        operation, tags = span_operation(span, _attributes(span))
+        operation, tags = span_operation(span, of_span(span))
         span_start = _iso(span.start_time)
         commands.append({"StartSpan": {"timestamp": span_start, "request_id": request_id, "span_id": span_id,
                                        "parent_id": _uuid("span", trace_high, parent), "operation": operation}})

@@ -11,19 +11,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 from scout_apm.core.queue_time import _convert_ambiguous_timestamp_to_ns
 from scout_apm.core.web_requests import create_filtered_path
 
+from tl_otel.span_attributes import first
+
 SQL_SYSTEMS = frozenset({
     "sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "db2", "cockroachdb", "h2", "hsqldb",
     "redshift", "snowflake", "sqlserver", "trino", "clickhouse", "other_sql",
 })
 ASGI_MESSAGE_SUFFIXES = (" http send", " http receive", " websocket send", " websocket receive")
-
-
-def attr(attributes: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        value = attributes.get(name)
-        if value is not None:
-            return value
-    return None
 
 
 def is_noise_span(span: Any) -> bool:
@@ -41,36 +35,36 @@ def is_noise_span(span: Any) -> bool:
 # -- operations ---------------------------------------------------------------------------------------
 def root_operation(span: Any, attributes: Mapping[str, Any]) -> str:
     if span.kind is SpanKind.CONSUMER:
-        return "Job/" + str(attr(attributes, "celery.task_name") or span.name.split("/", 1)[-1])
+        return "Job/" + str(first(attributes, "celery.task_name") or span.name.split("/", 1)[-1])
     endpoint = attributes.get("code.function.name")
     if endpoint:
         return f"Controller/{endpoint}"  # the name Scout's Starlette integration gives the same endpoint
-    method = attr(attributes, "http.request.method", "http.method") or "GET"
+    method = first(attributes, "http.request.method", "http.method") or "GET"
     route = attributes.get("http.route")
     return f"Controller/{method} {route}" if route else f"Controller/{span.name}"
 
 
 def span_operation(span: Any, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(operation, span tags) for a descendant span."""
-    system = attr(attributes, "db.system.name", "db.system")
-    statement = attr(attributes, "db.query.text", "db.statement")
+    system = first(attributes, "db.system.name", "db.system")
+    statement = first(attributes, "db.query.text", "db.statement")
     if system is not None:
         system = str(system).lower()
         if system == "redis":
             command = str(statement or span.name).split(" ", 1)[0].upper() or "Unknown"
             return f"Redis/{command}", {}
         if system == "mongodb":
-            collection = attr(attributes, "db.collection.name", "db.mongodb.collection") or "Unknown"
-            operation = attr(attributes, "db.operation.name", "db.operation") or "Unknown"
+            collection = first(attributes, "db.collection.name", "db.mongodb.collection") or "Unknown"
+            operation = first(attributes, "db.operation.name", "db.operation") or "Unknown"
             return f"MongoDB/{collection}.{str(operation)[:1].upper()}{str(operation)[1:]}", {"name": collection}
         if system in SQL_SYSTEMS or statement is not None:
-            batch = attr(attributes, "db.operation.batch.size")
+            batch = first(attributes, "db.operation.batch.size")
             tags = {"db.statement": str(statement)} if statement is not None else {}
             return ("SQL/Many" if batch else "SQL/Query"), tags
-    method = attr(attributes, "http.request.method", "http.method")
+    method = first(attributes, "http.request.method", "http.method")
     if span.kind is SpanKind.CLIENT and method is not None:
-        return f"HTTP/{str(method).upper()}", {"url": base_url(attr(attributes, "url.full", "http.url"))}
-    template = attr(attributes, "jinja2.template_name", "template.name")
+        return f"HTTP/{str(method).upper()}", {"url": base_url(first(attributes, "url.full", "http.url"))}
+    template = first(attributes, "jinja2.template_name", "template.name")
     if template is not None or span.name.startswith(("jinja2.render", "Template/")):
         return "Template/Render", ({"name": str(template)} if template is not None else {})
     return f"Custom/{span.name}", {}
@@ -106,7 +100,7 @@ def user_ip(attributes: Mapping[str, Any]) -> str | None:
     forwarded = _header(attributes, "x_forwarded_for") or _header(attributes, "client_ip")
     if forwarded:
         return forwarded.split(",")[0].strip()
-    peer = attr(attributes, "client.address", "net.peer.ip")
+    peer = first(attributes, "client.address", "net.peer.ip")
     return str(peer) if peer else None
 
 
@@ -130,7 +124,7 @@ def queue_time_ns(attributes: Mapping[str, Any], request_start_ns: int) -> int |
 def request_tags(span: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
     tags: dict[str, Any] = {}
     if span.kind is SpanKind.SERVER:
-        target = str(attr(attributes, "http.target", "url.path") or "")
+        target = str(first(attributes, "http.target", "url.path") or "")
         if target and "?" not in target:
             # The ASGI instrumentation keeps the query string out of http.target: it is in url.query
             # (stable semantic conventions) or in the full http.url.
@@ -146,13 +140,13 @@ def request_tags(span: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
         queued = queue_time_ns(attributes, span.start_time or 0)
         if queued is not None:
             tags["scout.queue_time_ns"] = queued
-        status = attr(attributes, "http.response.status_code", "http.status_code")
+        status = first(attributes, "http.response.status_code", "http.status_code")
         failed = (isinstance(status, int) and status >= 500) or span.status.status_code is StatusCode.ERROR
     else:
         task_id = attributes.get("messaging.message.id")
         if task_id:
             tags["task_id"] = task_id
-        tags["queue"] = attr(attributes, "messaging.destination", "messaging.destination.name") or "unknown"
+        tags["queue"] = first(attributes, "messaging.destination", "messaging.destination.name") or "unknown"
         failed = span.status.status_code is StatusCode.ERROR
     if failed:
         tags["error"] = "true"

@@ -11,8 +11,9 @@ import os
 import socket
 import struct
 import threading
-import time
 from typing import Any
+
+from tests.peers.waiting import wait_for
 
 
 class FakeCoreAgent:
@@ -112,13 +113,9 @@ class FakeCoreAgent:
         """Each BatchCommand's commands."""
         return [batch["commands"] for batch in self.named("BatchCommand")]
 
-    def wait_for(self, predicate: Any, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
+    @staticmethod
+    def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
+        return wait_for(predicate, timeout)
 
 
 def summarise(commands: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.peers.waiting import wait_for
+
 
 @dataclass
 class Received:
@@ -96,10 +98,6 @@ class PostHogCapture:
     def named(self, name: str) -> list[dict[str, Any]]:
         return [event for event in self.events() if event["event"] == name]
 
-    def wait_for(self, predicate: Any, timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
+    @staticmethod
+    def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
+        return wait_for(predicate, timeout)
