@@ -58,7 +58,7 @@ def translate(spans: list) -> int:
 
 
 def wire_bytes() -> dict[str, float]:
-    from tests.peers.fake_core_agent import FakeCoreAgent
+    from examples.peers.fake_core_agent import FakeCoreAgent
     from tests.test_scout_parity import Prices
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Prices)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.peers.posthog_capture import Answer, PostHogCapture
+from examples.peers.posthog_capture import Answer, PostHogCapture
 from tl_otel.exporters.posthog.delivery import Delivery
 
 

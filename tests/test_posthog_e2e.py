@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from examples.peers.posthog_capture import Answer, PostHogCapture
 from examples.processes import (
     base_env,
     free_port,
@@ -19,7 +20,6 @@ from examples.processes import (
     wait_http,
     wait_worker_ready,
 )
-from tests.peers.posthog_capture import Answer, PostHogCapture
 
 pytestmark = pytest.mark.e2e
 

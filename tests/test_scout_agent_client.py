@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from examples.peers.fake_core_agent import FakeCoreAgent
 from examples.processes import free_port
-from tests.peers.fake_core_agent import FakeCoreAgent
 from tl_otel.exporters.scout.agent_client import CoreAgentClient
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from examples.peers.fake_core_agent import FakeCoreAgent, summarise
 from examples.processes import (
     base_env,
     free_port,
@@ -16,7 +17,6 @@ from examples.processes import (
     wait_http,
     wait_worker_ready,
 )
-from tests.peers.fake_core_agent import FakeCoreAgent, summarise
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from examples.peers.fake_core_agent import FakeCoreAgent, summarise
 from tests.conftest import REPO, clean_env
-from tests.peers.fake_core_agent import FakeCoreAgent, summarise
 
 pytestmark = pytest.mark.e2e
 COMPARED_TAGS = {"path", "user_ip", "error", "scout.queue_time_ns", "task_id", "queue", "db.statement", "url"}

@@ -8,7 +8,7 @@ import time
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.peers.fake_core_agent import summarise
+from examples.peers.fake_core_agent import summarise
 from tl_otel.exporters.scout.assembly import RequestAssembler
 from tl_otel.exporters.scout.commands import build, tag_value
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.peers.waiting import wait_for
+from examples.peers.waiting import wait_for
 
 
 @dataclass

@@ -13,7 +13,7 @@ import struct
 import threading
 from typing import Any
 
-from tests.peers.waiting import wait_for
+from examples.peers.waiting import wait_for
 
 
 class FakeCoreAgent:
