@@ -118,6 +118,8 @@ def test_log_record_fields_extra_trace_context_and_exception(python):
     executed, failed = ran.json_lines()
     assert executed["message"] == "Engine executed" and executed["level"] == "INFO"
     assert (executed["engine_id"], executed["duration_ms"], executed["status"]) == ("engine-123", 150, "success")
+    keys = list(executed)
+    assert keys.index("engine_id") < keys.index("duration_ms") < keys.index("status")  # the order given
     assert executed["logger"] == "tl-engine" and executed["service.name"] == "tl-engine"
     assert executed["trace_id"] == trace_id and executed["span_id"] == span_id
     assert executed["timestamp"].endswith("Z") and "T" in executed["timestamp"]

@@ -18,7 +18,9 @@ from tl_otel import log_records
 from tl_otel.safe_values import safe_str, to_jsonable
 from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
 
-_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
+_STANDARD_FIELD_COUNT = len(_STANDARD_FIELDS)
+_RESERVED = _STANDARD_FIELDS | {"message", "asctime", "taskName"}
 _SKIPPED_LOGGERS = (LOGGER_NAME,)
 _rate_limited = RateLimitedLog()
 
@@ -53,9 +55,12 @@ def _message(record: logging.LogRecord) -> str:
 
 def _attributes(record: logging.LogRecord, max_length: int) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
-    for key, value in vars(record).items():
-        if key in _RESERVED:
-            continue
+    fields = record.__dict__
+    # A record with exactly the standard fields has no extra= fields: skip the scan. Otherwise scan in
+    # order, so extra fields keep the order the application gave them.
+    extras = () if len(fields) == _STANDARD_FIELD_COUNT else [key for key in fields if key not in _RESERVED]
+    for key in extras:
+        value = fields[key]
         kind = type(value)
         if kind is str or kind is int or kind is bool or (kind is float and value == value):
             attributes[key] = value
