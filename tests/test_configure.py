@@ -145,3 +145,28 @@ def test_programmatic_configure_instruments_libraries_like_the_launcher(python):
     assert '"name": "GET /items/{item_id}"' in console.stdout and "http send" not in console.stdout
     kept = python(code, OTEL_TRACES_EXPORTER="console", TL_OTEL_ASGI_MESSAGE_SPANS="true")
     assert "GET /items/{item_id} http send" in kept.stdout
+
+
+def test_health_reports_each_destination_and_shutdown_summarises_losses(python, tmp_path):
+    ran = python("""
+        import json, logging, tl_otel
+        from opentelemetry import trace
+        tl_otel.configure(service_name="svc")
+        with trace.get_tracer("t").start_as_current_span("GET /x", kind=trace.SpanKind.SERVER):
+            logging.getLogger("app").info("hello")
+        tl_otel.force_flush(5)
+        print("HEALTH " + json.dumps(tl_otel.health()))
+    """, POSTHOG_API_KEY="phc_health_key", POSTHOG_HOST="http://127.0.0.1:9", TL_OTEL_POSTHOG_RETRY_WINDOW="0",
+        TL_OTEL_SHUTDOWN_TIMEOUT="3")
+    assert ran.returncode == 0, ran.stderr
+    import json
+
+    health = json.loads(next(line for line in ran.stdout.splitlines() if line.startswith("HEALTH "))[7:])
+    traces = health["traces"]
+    assert traces["accepted"] == 1 and traces["queue_capacity"] == 2048
+    assert traces["destinations"]["traces-json"]["exported"] == 1
+    posthog = traces["destinations"]["traces-posthog"]
+    assert posthog["failed"] == 1 and posthog["delivery"]["dropped"] == {"retries_exhausted:ConnectionError": 1}
+    assert health["logs"]["destinations"]["logs-json"]["exported"] == 1
+    assert "phc_health_key" not in ran.stdout + ran.stderr
+    assert "telemetry not delivered during this process's life: traces-posthog: 1 not delivered" in ran.stderr

@@ -8,7 +8,7 @@ from tl_otel.configuration import configure, current_runtime
 from tl_otel.engine import engine_run
 from tl_otel.settings import ConfigurationError
 
-__all__ = ["ConfigurationError", "configure", "engine_run", "force_flush", "shutdown"]
+__all__ = ["ConfigurationError", "configure", "engine_run", "force_flush", "health", "shutdown"]
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
@@ -22,3 +22,13 @@ def force_flush(timeout_s: float | None = None) -> bool:
     """Export everything queued so far, within one deadline shared by all destinations."""
     runtime = current_runtime()
     return True if runtime is None else runtime.force_flush(timeout_s)
+
+
+def health() -> dict:
+    """Per signal and destination: items accepted, exported, failed and dropped (by reason), queue depth
+    and capacity, last success and last error, plus each backend's own counters (PostHog delivery,
+    Scout core-agent client and request assembly). Empty before configure()."""
+    from tl_otel.health import report
+
+    runtime = current_runtime()
+    return {} if runtime is None else report(runtime)

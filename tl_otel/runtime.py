@@ -76,4 +76,9 @@ class Runtime:
         if not all(results.values()):
             late = ", ".join(name for name, done in results.items() if not done)
             logger.warning("shutdown deadline reached before %s finished; what they still held is lost", late)
+        from tl_otel.health import report, summary_line
+
+        lost = summary_line(report(self))
+        if lost:
+            logger.warning("telemetry not delivered during this process's life: %s", lost)
         return all(results.values())
