@@ -32,12 +32,13 @@ def test_second_configure_warns_and_adds_no_processor_or_handler(python):
         import logging, tl_otel
         from opentelemetry import trace
         first = tl_otel.configure(service_name="svc")
+        processors = list(trace.get_tracer_provider()._active_span_processor._span_processors)
         second = tl_otel.configure(service_name="other")
         assert first is second
         handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "OTelLogHandler"]
         assert len(handlers) == 1, handlers
-        processors = trace.get_tracer_provider()._active_span_processor._span_processors
-        assert len(processors) == 1, processors
+        after = list(trace.get_tracer_provider()._active_span_processor._span_processors)
+        assert after == processors and len(after) == 2, after  # the pipeline and the alerting processor
         logging.getLogger("app").info("once")
     """)
     assert ran.returncode == 0, ran.stderr

@@ -98,6 +98,19 @@ def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any
     return provider, fanout, handler
 
 
+def _init_alerts(settings: Settings, resource: Any, tracer_provider: Any, logger_provider: Any):
+    if not settings.alerts:
+        return None
+    from tl_otel.alerting.setup import build
+
+    service = str(resource.attributes.get("service.name", "unknown_service"))
+    processor, engine, problems = build(settings, service, logger_provider)
+    _report(problems, settings.strict)
+    tracer_provider.add_span_processor(processor)
+    engine.start()
+    return engine
+
+
 def _init_metrics(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
     readers: list[MetricReader] = []
     timeout_ms = (settings.metric_export_timeout or settings.shutdown_timeout) * 1000
@@ -195,10 +208,12 @@ def _build(settings: Settings) -> Runtime:
             loaded["logs"].append((f"{name}-companion", companion()))
     tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"])
     logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"])
+    alert_engine = _init_alerts(settings, resource, tracer_provider, logger_provider)
     meter_provider = _init_metrics(settings, resource, loaded["metrics"])
     runtime = Runtime(
         settings=settings, tracer_provider=tracer_provider, logger_provider=logger_provider,
         meter_provider=meter_provider, span_fanout=span_fanout, log_fanout=log_fanout, log_handler=handler,
+        alert_engine=alert_engine,
         exporters={signal: [name for name, _ in items] for signal, items in loaded.items()},
         exporter_objects={signal: dict(items) for signal, items in loaded.items()},
     )

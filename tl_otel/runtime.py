@@ -24,6 +24,7 @@ class Runtime:
     span_fanout: Fanout | None
     log_fanout: Fanout | None
     log_handler: Any | None
+    alert_engine: Any | None = None
     exporters: dict[str, list[str]] = field(default_factory=dict)
     exporter_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     _shut_down: bool = False
@@ -47,6 +48,9 @@ class Runtime:
             if fanout is not None:
                 calls[name] = (lambda f=fanout: f.force_flush(deadline)) if flush else (
                     lambda f=fanout: f.shutdown(deadline))
+        if self.alert_engine is not None and not flush:
+            engine = self.alert_engine
+            calls["alerts"] = lambda: engine.stop(deadline.remaining())
         if self.meter_provider is not None:
             meter_provider = self.meter_provider
             if flush:

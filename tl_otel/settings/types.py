@@ -183,3 +183,22 @@ def parse_event_rules(raw: Any) -> tuple[dict[str, Any], ...]:
             raise InvalidValue(accepted)
         rules.append(dict(rule))
     return tuple(rules)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {None: 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_free_space(raw: Any) -> tuple[str, float]:
+    """A free-space threshold: a percentage (``5%``) or a size (``5GiB``, ``500MB``, bytes)."""
+    accepted = "a percentage such as 5% or a size such as 5GiB or 500MB"
+    match = _SIZE.match(str(raw))
+    if not match:
+        raise InvalidValue(accepted)
+    number, unit = float(match.group(1)), (match.group(2) or "").lower() or None
+    if unit == "%":
+        if not 0 < number < 100:
+            raise InvalidValue(accepted)
+        return ("percent", number)
+    return ("bytes", number * _SIZE_UNITS[unit])

@@ -1,0 +1,152 @@
+"""The alert lifecycle, on a timer thread: pending (held for TL_OTEL_ALERT_FOR_S) → firing (one
+notification) → repeated every TL_OTEL_ALERT_REPEAT_S while it lasts → resolved (one notice). One alert
+per (rule, group), so an incident is one notification, not one per span.
+
+Inhibition: while ``remote_down`` fires, ``error_rate`` notifications are held (the failures are the remote
+service's) and the remote-down notice reports the error rate instead.
+
+Every transition is also a log record (logger ``tl_otel.alerts``) through the log pipeline, so it is a
+JSON line; it is emitted straight to the LoggerProvider, not through stdlib logging."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+from tl_otel.alerting.channels import Channel, Notification
+from tl_otel.alerting.processor import AlertingSpanProcessor
+from tl_otel.alerting.rules import evaluate
+from tl_otel.self_log import logger
+
+
+@dataclass
+class Alert:
+    rule: str
+    key: str
+    state: str  # pending | firing | resolved
+    since: float
+    summary: str
+    value: float
+    threshold: float
+    details: list[str] = field(default_factory=list)
+    trace_hint: str | None = None
+    last_notified: float | None = None
+    held: bool = False  # inhibited: firing, but its notifications are held
+
+
+class AlertEngine:
+    def __init__(self, processor: AlertingSpanProcessor, settings: Any, service: str, channels: list[Channel],
+                 logger_provider: Any | None = None) -> None:
+        self.processor = processor
+        self.settings = settings
+        self.service = service
+        self.channels = channels
+        self._otel_logger = logger_provider.get_logger("tl_otel.alerts") if logger_provider is not None else None
+        self.alerts: dict[tuple[str, str], Alert] = {}
+        self.history: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="tl-otel-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        for channel in self.channels:
+            channel.wait_idle(timeout)
+
+    def _run(self) -> None:
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while not self._stop.wait(self.settings.alert_eval_interval_s):
+                try:
+                    self.evaluate_once()
+                except Exception:
+                    logger.warning("alert evaluation failed", exc_info=True)
+        finally:
+            detach(token)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def evaluate_once(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        totals = self.processor.window(now, self.settings.alert_window_s)
+        conditions = {(c.rule, c.key): c for c in evaluate(totals, self.settings, self.service)}
+        # Inhibition: error-rate notices are held while a remote service is down (its failures explain them).
+        remote_down = any(rule == "remote_down" for rule, _ in conditions)
+        with self._lock:
+            for key, condition in conditions.items():
+                alert = self.alerts.get(key)
+                if alert is None or alert.state == "resolved":
+                    alert = self.alerts[key] = Alert(condition.rule, condition.key, "pending", now, condition.summary,
+                                                     condition.value, condition.threshold, condition.details)
+                    self._record(alert, "pending")
+                alert.summary, alert.value, alert.details = condition.summary, condition.value, condition.details
+                if alert.state == "pending" and now - alert.since >= self.settings.alert_for_s:
+                    alert.state = "firing"
+                    alert.since = now
+                    self._transition(alert, "firing", now, inhibited=remote_down and alert.rule == "error_rate")
+                elif alert.state == "firing" and alert.last_notified is not None and \
+                        now - alert.last_notified >= self.settings.alert_repeat_s:
+                    self._transition(alert, "firing", now, inhibited=remote_down and alert.rule == "error_rate",
+                                     repeat=True)
+            for key, alert in list(self.alerts.items()):
+                if key in conditions or alert.state == "resolved":
+                    continue
+                if alert.state == "pending":
+                    del self.alerts[key]  # cleared before it fired: nobody is told
+                    self._record(alert, "cleared")
+                    continue
+                alert.state = "resolved"
+                self._transition(alert, "resolved", now, inhibited=alert.held)
+
+    def _transition(self, alert: Alert, state: str, now: float, inhibited: bool, repeat: bool = False) -> None:
+        self._record(alert, state + (" (repeat)" if repeat else "") + (" (held: remote service down)"
+                                                                      if inhibited else ""))
+        if state == "firing":
+            alert.held = inhibited
+        if inhibited:
+            return
+        alert.last_notified = now
+        notification = self._notification(alert, state)
+        for channel in self.channels:
+            channel.send(notification)
+
+    def _notification(self, alert: Alert, state: str) -> Notification:
+        label = "RESOLVED" if state == "resolved" else "FIRING"
+        lines = [alert.summary, f"rule: {alert.rule} · group: {alert.key} · service: {self.service}",
+                 f"since: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(alert.since))}"]
+        if alert.details:
+            lines.append("worst: " + "; ".join(alert.details))
+        if alert.rule == "remote_down":
+            held = [a for a in self.alerts.values() if a.rule == "error_rate" and a.state == "firing"]
+            if held:
+                lines.append("meanwhile: " + "; ".join(a.summary for a in held))
+        return Notification(f"[{label}] {alert.summary}", "\n".join(lines))
+
+    def _record(self, alert: Alert, event: str) -> None:
+        entry = {"rule": alert.rule, "group": alert.key, "state": event, "summary": alert.summary,
+                 "value": alert.value, "threshold": alert.threshold, "service": self.service, "at": time.time()}
+        self.history.append(entry)
+        if self._otel_logger is not None:
+            try:
+                level = SeverityNumber.WARN if event.startswith("firing") else SeverityNumber.INFO
+                self._otel_logger.emit(body=f"alert {event}: {alert.summary}", severity_number=level,
+                                       severity_text="WARNING" if level is SeverityNumber.WARN else "INFO",
+                                       attributes={f"alert.{k}": v for k, v in entry.items() if k != "at"})
+            except Exception:
+                pass
+
+    # -- queries -----------------------------------------------------------------------------------
+    def active(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"rule": a.rule, "group": a.key, "state": a.state, "since": a.since, "summary": a.summary,
+                     "value": a.value, "threshold": a.threshold, "held": a.held}
+                    for a in self.alerts.values() if a.state in ("pending", "firing")]

@@ -1,0 +1,115 @@
+"""``AlertingSpanProcessor``: counts what the alert rules need, in one-second buckets.
+
+``on_end`` runs on the application thread: it classifies the span (a few attribute reads) and bumps
+integers in the current bucket under a lock held for that update only. No I/O, no evaluation, and
+nothing raises out of it. It sees every local root span, sampled or not (the sampler records unsampled
+local roots), so counts do not shrink with trace sampling."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind, StatusCode
+
+from tl_otel.span_attributes import first, of_span
+
+# counter slots per (second, signal, key)
+TOTAL, ERRORS, SLOW, LIMITED = range(4)
+
+
+def peer_of(attributes: Any) -> str | None:
+    host = first(attributes, "server.address", "net.peer.name", "db.name")
+    port = first(attributes, "server.port", "net.peer.port")
+    system = first(attributes, "db.system.name", "db.system")
+    if host is None:
+        url = first(attributes, "url.full", "http.url")
+        if url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(str(url))
+            host, port = parts.hostname, parts.port
+    if host is None:
+        return str(system) if system else None
+    name = f"{host}:{port}" if port else str(host)
+    return f"{system}://{name}" if system else name
+
+
+class AlertingSpanProcessor(SpanProcessor):
+    def __init__(self, service: str, latency_ms: int) -> None:
+        self.service = service
+        self.latency_ns = latency_ms * 1_000_000
+        self._lock = threading.Lock()
+        self._buckets: dict[int, dict[tuple[str, str], list[int]]] = defaultdict(dict)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        # try/except rather than contextlib.suppress: this runs on the application thread for every span.
+        try:  # noqa: SIM105
+            self._count(span)
+        except Exception:
+            pass
+
+    def _count(self, span: ReadableSpan) -> None:
+        kind = span.kind
+        if kind is SpanKind.CLIENT:
+            signal = "peer"
+        elif kind is SpanKind.SERVER:
+            signal = "api"
+        elif kind is SpanKind.CONSUMER:
+            signal = "task"
+        else:
+            return
+        parent = span.parent
+        if signal != "peer" and parent is not None and not parent.is_remote:
+            return  # only local roots are requests / task runs
+        attributes = of_span(span)
+        status = first(attributes, "http.response.status_code", "http.status_code")
+        failed = span.status.status_code is StatusCode.ERROR or (isinstance(status, int) and status >= 500)
+        if signal == "api":
+            key = str(first(attributes, "http.route") or span.name)
+        elif signal == "task":
+            if attributes.get("celery.action") != "run":
+                return
+            key = str(attributes.get("celery.task_name") or span.name)
+        else:
+            key = peer_of(attributes) or span.name
+        end = span.end_time or 0
+        slow = signal == "api" and end - (span.start_time or end) > self.latency_ns
+        limited = status == 429
+        with self._lock:
+            counts = self._buckets[end // 1_000_000_000].get((signal, key))
+            if counts is None:
+                counts = self._buckets[end // 1_000_000_000][(signal, key)] = [0, 0, 0, 0]
+            counts[TOTAL] += 1
+            if failed:
+                counts[ERRORS] += 1
+            if slow:
+                counts[SLOW] += 1
+            if limited:
+                counts[LIMITED] += 1
+
+    def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]]:
+        """Totals per (signal, key) over the last ``window_s`` seconds; older buckets are discarded."""
+        oldest = int(now_s - window_s) + 1
+        totals: dict[tuple[str, str], list[int]] = {}
+        with self._lock:
+            for second in [s for s in self._buckets if s < oldest]:
+                del self._buckets[second]
+            snapshot = [(key, list(counts)) for bucket in self._buckets.values() for key, counts in bucket.items()]
+        for key, counts in snapshot:
+            target = totals.setdefault(key, [0, 0, 0, 0])
+            for slot in range(4):
+                target[slot] += counts[slot]
+        return totals
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

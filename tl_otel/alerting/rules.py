@@ -1,0 +1,92 @@
+"""The seed's alert rules, evaluated over window totals (never per span).
+
+- ``error_rate``, per signal (API requests, worker tasks): errors / total above TL_OTEL_ALERT_ERROR_RATE,
+  with at least TL_OTEL_ALERT_MIN_REQUESTS in the window;
+- ``latency``, API requests: p95 above TL_OTEL_ALERT_LATENCY_MS (more than 5 % of requests slower), with
+  at least the minimum number of requests;
+- ``remote_down``, per peer: at least 3 calls in the window and at least half of them failed (connection
+  errors, 5xx, timeouts);
+- ``rate_limit``: any HTTP 429, served or returned by a remote service;
+- ``disk_full``, per path: free space under TL_OTEL_ALERT_DISK_MIN_FREE.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from tl_otel.alerting.processor import ERRORS, LIMITED, SLOW, TOTAL
+
+SIGNAL_NAMES = {"api": "API requests", "task": "worker tasks"}
+REMOTE_MIN_CALLS = 3
+REMOTE_FAILURE_RATIO = 0.5
+
+
+@dataclass
+class Condition:
+    rule: str
+    key: str  # the group: "api", "task", a peer, a path
+    value: float
+    threshold: float
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+
+def _worst(totals: dict[tuple[str, str], list[int]], signal: str, slot: int) -> list[str]:
+    rows = [(counts[slot] / counts[TOTAL], key, counts) for (sig, key), counts in totals.items()
+            if sig == signal and counts[slot]]
+    rows.sort(reverse=True)
+    return [f"{key}: {counts[slot]} of {counts[TOTAL]} ({ratio:.1%})" for ratio, key, counts in rows[:3]]
+
+
+def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: str) -> list[Condition]:
+    found: list[Condition] = []
+    for signal, label in SIGNAL_NAMES.items():
+        total = sum(c[TOTAL] for (sig, _), c in totals.items() if sig == signal)
+        if total < settings.alert_min_requests:
+            continue
+        errors = sum(c[ERRORS] for (sig, _), c in totals.items() if sig == signal)
+        rate = errors / total
+        if rate > settings.alert_error_rate:
+            found.append(Condition("error_rate", signal, rate, settings.alert_error_rate,
+                                   f"error rate {rate:.1%} > {settings.alert_error_rate:.0%} for {label} of {service}"
+                                   f" ({errors} of {total})", _worst(totals, signal, ERRORS)))
+        if signal == "api":
+            slow = sum(c[SLOW] for (sig, _), c in totals.items() if sig == signal)
+            if slow / total > 0.05:
+                found.append(Condition("latency", signal, slow / total, settings.alert_latency_ms,
+                                       f"p95 response time above {settings.alert_latency_ms} ms for {label} of "
+                                       f"{service} ({slow} of {total} slower)", _worst(totals, signal, SLOW)))
+    for (signal, key), counts in totals.items():
+        if signal == "peer" and counts[TOTAL] >= REMOTE_MIN_CALLS and \
+                counts[ERRORS] / counts[TOTAL] >= REMOTE_FAILURE_RATIO:
+            found.append(Condition("remote_down", key, counts[ERRORS] / counts[TOTAL], REMOTE_FAILURE_RATIO,
+                                   f"remote service {key} failing: {counts[ERRORS]} of {counts[TOTAL]} calls from "
+                                   f"{service}"))
+    limited = sum(c[LIMITED] for c in totals.values())
+    if limited:
+        where = sorted({key for (sig, key), c in totals.items() if c[LIMITED]})
+        found.append(Condition("rate_limit", "service", limited, 0,
+                               f"rate limit exceeded: {limited} HTTP 429 in {service}", where[:5]))
+    found.extend(disk_conditions(settings))
+    return found
+
+
+def disk_conditions(settings: Any) -> list[Condition]:
+    kind, limit = settings.alert_disk_min_free
+    found = []
+    for path in settings.alert_disk_paths:
+        try:
+            usage = shutil.disk_usage(os.path.expanduser(path))
+        except OSError:
+            continue
+        free_pct = usage.free / usage.total * 100 if usage.total else 100.0
+        low = free_pct < limit if kind == "percent" else usage.free < limit
+        if low:
+            shown = f"{limit:g}%" if kind == "percent" else f"{limit / 2**30:.1f} GiB"
+            found.append(Condition("disk_full", path, free_pct, limit,
+                                   f"disk almost full: {path} has {usage.free / 2**30:.1f} GiB free ({free_pct:.1f}%), "
+                                   f"threshold {shown}"))
+    return found

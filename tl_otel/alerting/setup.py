@@ -1,0 +1,38 @@
+"""Building the alerting parts from settings: the span processor, the channels and the engine."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from tl_otel.alerting.channels import Channel, EmailChannel, SlackChannel
+from tl_otel.alerting.engine import AlertEngine
+from tl_otel.alerting.processor import AlertingSpanProcessor
+
+
+def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
+    channels: list[Channel] = []
+    problems: list[str] = []
+    if settings.alert_slack_webhook_url:
+        try:
+            channels.append(SlackChannel(settings.alert_slack_webhook_url))
+        except ValueError as exc:
+            problems.append(f"TL_OTEL_ALERT_SLACK_WEBHOOK_URL is not valid: {exc}; Slack alerts are off")
+    if settings.smtp_host and settings.alert_email_to:
+        sender = settings.alert_email_from or f"tl-otel@{socket.gethostname()}"
+        try:
+            channels.append(EmailChannel(settings.smtp_host, settings.smtp_port, sender, list(settings.alert_email_to),
+                                         username=settings.smtp_username, password=settings.smtp_password,
+                                         tls=settings.smtp_tls, ca_file=settings.smtp_ca_file))
+        except (ValueError, OSError) as exc:
+            problems.append(f"alert email is off: {type(exc).__name__}: {exc}")
+    elif settings.smtp_host or settings.alert_email_to:
+        problems.append("alert email needs both TL_OTEL_SMTP_HOST and TL_OTEL_ALERT_EMAIL_TO; email alerts are off")
+    return channels, problems
+
+
+def build(settings: Any, service: str, logger_provider: Any) -> tuple[AlertingSpanProcessor, AlertEngine, list[str]]:
+    processor = AlertingSpanProcessor(service, settings.alert_latency_ms)
+    channels, problems = build_channels(settings)
+    engine = AlertEngine(processor, settings, service, channels, logger_provider)
+    return processor, engine, problems
