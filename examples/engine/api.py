@@ -7,10 +7,12 @@ import logging
 import uuid
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from examples.engine.config import pricing_url
 from examples.engine.db import EngineDefinition, Execution, session
 from examples.engine.queue import EXECUTE_TASK, celery_app
 
@@ -48,6 +50,25 @@ def get_engine(engine_id: str) -> dict[str, str]:
         if row is None:
             raise HTTPException(status_code=404, detail=f"unknown engine {engine_id}")
         return {"id": row.id, "name": row.name, "kind": row.kind}
+
+
+@app.get("/engines/{engine_id}/quote")
+def quote(engine_id: str) -> dict[str, Any]:
+    """The price of one execution, from the remote pricing service when one is configured."""
+    get_engine(engine_id)
+    remote = pricing_url()
+    if remote is None:
+        return {"engine_id": engine_id, "price": 1.0, "source": "local"}
+    try:
+        response = httpx.get(f"{remote}/prices/{engine_id}", timeout=5.0)
+    except httpx.HTTPError as exc:
+        logger.warning("Pricing service unreachable", extra={"engine_id": engine_id})
+        raise HTTPException(status_code=502, detail="pricing service unreachable") from exc
+    if response.status_code == 429:
+        raise HTTPException(status_code=429, detail="pricing service rate limit")
+    if response.status_code >= 400:
+        raise HTTPException(status_code=502, detail=f"pricing service answered {response.status_code}")
+    return {"engine_id": engine_id, **response.json(), "source": "pricing"}
 
 
 @app.post("/executions", status_code=202)

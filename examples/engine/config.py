@@ -33,3 +33,9 @@ def broker_folder() -> Path:
 def api_url() -> str:
     """The Engine API as the worker reaches it (it fetches engine definitions from there)."""
     return os.environ.get("ENGINE_API_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def pricing_url() -> str | None:
+    """A remote pricing service the API asks for quotes; without one, quotes are computed locally."""
+    url = os.environ.get("PRICING_URL")
+    return url.rstrip("/") if url else None

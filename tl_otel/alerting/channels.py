@@ -16,6 +16,7 @@ Neither the webhook URL nor the SMTP password ever appears in a message tl-otel 
 
 from __future__ import annotations
 
+import email.policy
 import ipaddress
 import json
 import queue
@@ -215,7 +216,8 @@ class EmailChannel(Channel):
         self._context = ssl.create_default_context(cafile=ca_file)  # verifies the certificate and host name
 
     def _message(self, notification: Notification) -> EmailMessage:
-        message = EmailMessage()
+        # Long subjects stay on one header line (up to SMTP's 998) instead of being folded at 78.
+        message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
         message["Subject"] = clean_header(notification.subject)
         message["From"] = clean_header(self.sender)
         message["To"] = ", ".join(clean_header(r) for r in self.recipients)

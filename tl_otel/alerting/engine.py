@@ -78,7 +78,9 @@ class AlertEngine:
     def evaluate_once(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         totals = self.processor.window(now, self.settings.alert_window_s)
-        conditions = {(c.rule, c.key): c for c in evaluate(totals, self.settings, self.service)}
+        # remote_down last, so its notice can report the error-rate alert it holds back.
+        found = sorted(evaluate(totals, self.settings, self.service), key=lambda c: c.rule == "remote_down")
+        conditions = {(c.rule, c.key): c for c in found}
         # Inhibition: error-rate notices are held while a remote service is down (its failures explain them).
         remote_down = any(rule == "remote_down" for rule, _ in conditions)
         with self._lock:
@@ -126,7 +128,7 @@ class AlertEngine:
         if alert.details:
             lines.append("worst: " + "; ".join(alert.details))
         if alert.rule == "remote_down":
-            held = [a for a in self.alerts.values() if a.rule == "error_rate" and a.state == "firing"]
+            held = [a for a in self.alerts.values() if a.rule == "error_rate" and a.state in ("pending", "firing")]
             if held:
                 lines.append("meanwhile: " + "; ".join(a.summary for a in held))
         return Notification(f"[{label}] {alert.summary}", "\n".join(lines))

@@ -1,0 +1,159 @@
+"""Alerts end to end: the example API under ``opentelemetry-instrument`` with alert windows of a few
+seconds, its remote pricing service misbehaving on purpose, notifications to a real SMTP server
+(aiosmtpd) and a local HTTP server standing in for a Slack webhook."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from examples.peers.pricing import PricingService
+from examples.processes import base_env, free_port, request, start_api, wait_http
+
+pytestmark = pytest.mark.e2e
+
+
+class Webhook:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                hook.texts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"])
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T/B/secret"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.subjects.append(str(message["Subject"]).strip())
+        return "250 OK"
+
+
+@pytest.fixture
+def stack(tmp_path):
+    webhook, inbox, pricing = Webhook(), Inbox(), PricingService()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def start(**extra: str):
+        settings = {"PRICING_URL": pricing.url, "TL_OTEL_ALERT_WINDOW_S": "4", "TL_OTEL_ALERT_MIN_REQUESTS": "20",
+                    "TL_OTEL_ALERT_FOR_S": "1", "TL_OTEL_ALERT_EVAL_INTERVAL_S": "0.3",
+                    "TL_OTEL_ALERT_SLACK_WEBHOOK_URL": webhook.url, "TL_OTEL_SMTP_HOST": "127.0.0.1",
+                    "TL_OTEL_SMTP_PORT": str(smtp.port), "TL_OTEL_SMTP_TLS": "none",
+                    "TL_OTEL_ALERT_EMAIL_TO": "oncall@tl-engine.test", "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"}
+        env = base_env(tmp_path / "data", **{**settings, **extra})
+        api = start_api(env, port, tmp_path / "logs")
+        wait_http(f"{url}/health", process=api)
+        return api
+
+    processes = []
+
+    def launch(**extra: str):
+        api = start(**extra)
+        processes.append(api)
+        return api
+
+    yield launch, url, webhook, inbox, pricing
+    for api in processes:
+        api.stop()
+    smtp.stop()
+    webhook.server.shutdown()
+    pricing.stop()
+
+
+def quotes(url: str, count: int) -> list[int]:
+    return [request("GET", f"{url}/engines/engine-123/quote")[0] for _ in range(count)]
+
+
+def wait_until(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_ten_percent_failures_fire_once_per_channel_then_resolve_once(stack):
+    launch, url, webhook, inbox, pricing = stack
+    api = launch()
+    pricing.fail_every = 10
+    assert quotes(url, 100).count(502) == 10
+    assert wait_until(lambda: len(webhook.texts) >= 1 and len(inbox.subjects) >= 1), (webhook.texts, inbox.subjects)
+    pricing.fail_every = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(t.startswith("*[RESOLVED]") for t in webhook.texts):
+        quotes(url, 5)
+    time.sleep(1.0)
+    firing = [t for t in webhook.texts if t.startswith("*[FIRING] error rate")]
+    resolved = [t for t in webhook.texts if t.startswith("*[RESOLVED] error rate")]
+    assert len(firing) == 1 and len(resolved) == 1, webhook.texts
+    assert "GET /engines/{engine_id}/quote" in firing[0] or "/engines/{engine_id}/quote" in firing[0]
+    assert [s.split(" ", 1)[0] for s in inbox.subjects if "error rate" in s] == ["[FIRING]", "[RESOLVED]"]
+    assert not [t for t in webhook.texts if "remote service" in t]  # 10 % failing is not "down"
+    lines = [r for r in api.records() if r.get("logger") == "tl_otel.alerts"]
+    assert {r["alert.state"] for r in lines} >= {"pending", "firing", "resolved"}
+
+
+def test_half_a_percent_raises_nothing(stack):
+    launch, url, webhook, inbox, pricing = stack
+    launch()
+    pricing.fail_every = 200
+    quotes(url, 200)
+    time.sleep(3)
+    assert webhook.texts == [] and inbox.subjects == []
+
+
+def test_slow_responses_raise_the_latency_alert(stack):
+    launch, url, webhook, _, pricing = stack
+    launch(TL_OTEL_ALERT_WINDOW_S="30")  # three 1.5 s requests must share the window with the fast ones
+    quotes(url, 22)
+    pricing.delay = 1.5
+    quotes(url, 3)
+    pricing.delay = 0
+    assert wait_until(lambda: any("p95 response time above 1000 ms" in t for t in webhook.texts))
+
+
+def test_a_stopped_remote_service_is_remote_down_not_error_rate(stack):
+    launch, url, webhook, _inbox, pricing = stack
+    launch()
+    pricing.stop()
+    assert set(quotes(url, 30)) == {502}
+    assert wait_until(lambda: any("remote service 127.0.0.1" in t for t in webhook.texts))
+    time.sleep(1.5)
+    assert not [t for t in webhook.texts if t.startswith("*[FIRING] error rate")]  # held while the remote is down
+    down = next(t for t in webhook.texts if "remote service" in t)
+    assert "meanwhile: error rate" in down
+
+
+def test_429_raises_rate_limit_and_a_tiny_free_space_threshold_raises_disk_full(stack):
+    launch, url, webhook, _, pricing = stack
+    launch(TL_OTEL_ALERT_DISK_MIN_FREE="99.999%")
+    pricing.status = 429
+    assert set(quotes(url, 5)) == {429}
+    assert wait_until(lambda: any("rate limit exceeded" in t for t in webhook.texts))
+    assert wait_until(lambda: any("disk almost full" in t for t in webhook.texts))
