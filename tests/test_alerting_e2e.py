@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 class Webhook:
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.answer = (200, {})  # (status, headers); status 0 hangs for 30 s
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,3 +158,63 @@ def test_429_raises_rate_limit_and_a_tiny_free_space_threshold_raises_disk_full(
     assert set(quotes(url, 5)) == {429}
     assert wait_until(lambda: any("rate limit exceeded" in t for t in webhook.texts))
     assert wait_until(lambda: any("disk almost full" in t for t in webhook.texts))
+
+
+def test_alerts_test_command_reports_each_channel(tmp_path):
+    import subprocess
+
+    from examples.processes import BIN
+    from tests.conftest import clean_env
+
+    webhook, inbox = Webhook(), Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        env = clean_env(TL_OTEL_ALERT_SLACK_WEBHOOK_URL=webhook.url, TL_OTEL_SMTP_HOST="127.0.0.1",
+                        TL_OTEL_SMTP_PORT=str(smtp.port), TL_OTEL_SMTP_TLS="none",
+                        TL_OTEL_ALERT_EMAIL_TO="oncall@tl-engine.test", OTEL_SERVICE_NAME="tl-engine-api")
+        ran = subprocess.run([str(BIN / "tl-otel"), "alerts", "test", "--timeout", "10"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert ran.stdout.splitlines() == ["slack: delivered", "email: delivered"]
+        assert webhook.texts[0].startswith("*[TEST] tl-otel alert test from tl-engine-api")
+        assert inbox.subjects[0].startswith("[TEST] tl-otel alert test")
+        env["TL_OTEL_SMTP_PORT"] = str(free_port())  # nothing listens there
+        ran = subprocess.run([str(BIN / "tl-otel"), "alerts", "test", "--timeout", "10"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 1 and "email: FAILED (ConnectionRefusedError)" in ran.stdout
+        assert "secret" not in ran.stdout + ran.stderr  # the webhook path
+    finally:
+        smtp.stop()
+        webhook.server.shutdown()
+
+
+@pytest.mark.parametrize("failure", ["webhook hangs", "webhook 429", "smtp down"])
+def test_failing_channels_do_not_touch_the_application(stack, failure):
+    import signal
+
+    launch, url, webhook, _, pricing = stack
+    extra = {"TL_OTEL_SHUTDOWN_TIMEOUT": "3"}
+    if failure == "webhook hangs":
+        webhook.answer = (0, {})
+    elif failure == "webhook 429":
+        webhook.answer = (429, {"Retry-After": "30"})
+    else:
+        extra["TL_OTEL_SMTP_PORT"] = str(free_port())
+    api = launch(**extra)
+    pricing.fail_every = 2
+    slowest = 0.0
+    for _ in range(60):
+        started = time.monotonic()
+        assert request("GET", f"{url}/engines/engine-123/quote")[0] in (200, 502)
+        slowest = max(slowest, time.monotonic() - started)
+    assert wait_until(lambda: len(webhook.texts) >= 1)  # the alert was raised and its delivery is failing
+    for _ in range(20):
+        started = time.monotonic()
+        request("GET", f"{url}/engines/engine-123/quote")
+        slowest = max(slowest, time.monotonic() - started)
+    assert slowest < 1.0, slowest
+    started = time.monotonic()
+    assert api.stop(signal.SIGTERM) == -signal.SIGTERM
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in api.stderr()
