@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import json_logs, posthog_delivery, request_path, scout_translation, span_cost
+from benchmarks import alerting_cost, json_logs, posthog_delivery, request_path, scout_translation, span_cost
 
 
 def main() -> None:
-    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout"}
+    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "alerts"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
@@ -18,6 +18,8 @@ def main() -> None:
         posthog_delivery.run()
     if "scout" in which:
         scout_translation.run()
+    if "alerts" in which:
+        alerting_cost.run()
     if "requests" in which:
         request_path.run()
 

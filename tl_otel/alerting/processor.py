@@ -8,7 +8,6 @@ local roots), so counts do not shrink with trace sampling."""
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from typing import Any
 
 from opentelemetry.context import Context
@@ -19,6 +18,8 @@ from tl_otel.span_attributes import first, of_span
 
 # counter slots per (second, signal, key)
 TOTAL, ERRORS, SLOW, LIMITED = range(4)
+API, TASK, PEER = "api", "task", "peer"
+_SIGNALS = {SpanKind.SERVER: API, SpanKind.CONSUMER: TASK, SpanKind.CLIENT: PEER}
 
 
 def peer_of(attributes: Any) -> str | None:
@@ -43,7 +44,7 @@ class AlertingSpanProcessor(SpanProcessor):
         self.service = service
         self.latency_ns = latency_ms * 1_000_000
         self._lock = threading.Lock()
-        self._buckets: dict[int, dict[tuple[str, str], list[int]]] = defaultdict(dict)
+        self._buckets: dict[int, dict[tuple[str, str], list[int]]] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -56,42 +57,43 @@ class AlertingSpanProcessor(SpanProcessor):
             pass
 
     def _count(self, span: ReadableSpan) -> None:
-        kind = span.kind
-        if kind is SpanKind.CLIENT:
-            signal = "peer"
-        elif kind is SpanKind.SERVER:
-            signal = "api"
-        elif kind is SpanKind.CONSUMER:
-            signal = "task"
-        else:
+        signal = _SIGNALS.get(span.kind)
+        if signal is None:
             return
         parent = span.parent
-        if signal != "peer" and parent is not None and not parent.is_remote:
+        if signal is not PEER and parent is not None and not parent.is_remote:
             return  # only local roots are requests / task runs
         attributes = of_span(span)
-        status = first(attributes, "http.response.status_code", "http.status_code")
-        failed = span.status.status_code is StatusCode.ERROR or (isinstance(status, int) and status >= 500)
-        if signal == "api":
-            key = str(first(attributes, "http.route") or span.name)
-        elif signal == "task":
+        status = attributes.get("http.status_code")
+        if status is None:
+            status = attributes.get("http.response.status_code")
+        failed = span.status.status_code is StatusCode.ERROR or (type(status) is int and status >= 500)
+        end = span.end_time or 0
+        if signal is API:
+            key = attributes.get("http.route") or span.name
+            slow = end - (span.start_time or end) > self.latency_ns
+        elif signal is TASK:
             if attributes.get("celery.action") != "run":
                 return
-            key = str(attributes.get("celery.task_name") or span.name)
+            key = attributes.get("celery.task_name") or span.name
+            slow = False
         else:
             key = peer_of(attributes) or span.name
-        end = span.end_time or 0
-        slow = signal == "api" and end - (span.start_time or end) > self.latency_ns
-        limited = status == 429
+            slow = False
+        second = end // 1_000_000_000
         with self._lock:
-            counts = self._buckets[end // 1_000_000_000].get((signal, key))
+            bucket = self._buckets.get(second)
+            if bucket is None:
+                bucket = self._buckets[second] = {}
+            counts = bucket.get((signal, key))
             if counts is None:
-                counts = self._buckets[end // 1_000_000_000][(signal, key)] = [0, 0, 0, 0]
+                counts = bucket[(signal, key)] = [0, 0, 0, 0]
             counts[TOTAL] += 1
             if failed:
                 counts[ERRORS] += 1
             if slow:
                 counts[SLOW] += 1
-            if limited:
+            if status == 429:
                 counts[LIMITED] += 1
 
     def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]]:
