@@ -31,6 +31,11 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_"))}
     env.update({"PYTHONPATH": str(REPO), "ENGINE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    # Each run gets its own temporary directory, so state kept there (tl-otel's shared alert store) does
+    # not carry over from another run of the same service.
+    tmp = data_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env["TMPDIR"] = str(tmp)
     env.update(extra)
     return env
 

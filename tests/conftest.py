@@ -18,6 +18,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_"))}
     env["PYTHONPATH"] = str(REPO)
+    env["TL_OTEL_ALERT_STORE"] = "process"  # no alert state shared between unrelated test processes
     env.update(extra)
     return env
 

@@ -153,3 +153,45 @@ def test_on_end_never_raises_and_counts_only_local_roots(alerting):
     engine.processor.on_end(object())  # not a span at all: swallowed
     totals = engine.processor.window(time.time(), 60)
     assert totals == {("api", "/x"): [1, 0, 0, 0]}
+
+
+def test_processes_sharing_the_local_store_notify_once_per_incident(tmp_path):
+    from tl_otel.alerting.store import LocalAlertStore
+
+    settings = resolve({}, {"TL_OTEL_ALERT_WINDOW_S": "60", "TL_OTEL_ALERT_MIN_REQUESTS": "20",
+                            "TL_OTEL_ALERT_FOR_S": "0", "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"})
+    path = str(tmp_path / "alerts.sqlite3")
+    workers = []
+    for _ in range(4):  # four worker processes of one service, each with its own processor and store handle
+        processor = AlertingSpanProcessor("tl-engine-api", settings.alert_latency_ms)
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(processor)
+        channel = Recorded()
+        engine = AlertEngine(processor, settings, "tl-engine-api", [channel], store=LocalAlertStore(path))
+        workers.append((provider.get_tracer("test"), engine, channel))
+    now = time.time()
+    for tracer, _, _ in workers:
+        requests(tracer, 10, failing=1, at=now - 2)  # 1 in 10 per worker: only the sum reaches 20 requests
+    for _, engine, channel in workers:
+        tick(engine, channel, now)
+    for _, engine, channel in workers:
+        tick(engine, channel, now + 1)
+    sent = [subject for _, _, channel in workers for subject in channel.sent_subjects]
+    # It fires as soon as the shared sum reaches 20 requests (no single worker has more than 10), once.
+    assert len(sent) == 1 and sent[0].startswith("[FIRING] error rate 10.0% > 5% for API requests")
+    for _, engine, channel in workers:
+        tick(engine, channel, now + 120)  # the window has passed
+    sent = [subject for _, _, channel in workers for subject in channel.sent_subjects]
+    assert sorted(subject.split(" ", 1)[0] for subject in sent) == ["[FIRING]", "[RESOLVED]"]
+    assert all(engine.active() == [] for _, engine, _ in workers)
+
+
+def test_an_unusable_store_falls_back_to_evaluating_alone(tmp_path, alerting):
+    from tl_otel.alerting.store import LocalAlertStore
+
+    tracer, engine, channel = alerting
+    engine.store = LocalAlertStore(str(tmp_path / "missing-dir" / "alerts.sqlite3"))
+    requests(tracer, 100, failing=20)
+    now = time.time()
+    tick(engine, channel, now)
+    assert tick(engine, channel, now + 6)[0].startswith("[FIRING] error rate")

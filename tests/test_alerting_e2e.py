@@ -90,6 +90,17 @@ def quotes(url: str, count: int) -> list[int]:
     return [request("GET", f"{url}/engines/engine-123/quote")[0] for _ in range(count)]
 
 
+def status_of(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def wait_until(predicate, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -218,3 +229,35 @@ def test_failing_channels_do_not_touch_the_application(stack, failure):
     assert api.stop(signal.SIGTERM) == -signal.SIGTERM
     assert time.monotonic() - started < 10
     assert "Traceback" not in api.stderr()
+
+
+def test_four_uvicorn_workers_send_one_notification_per_incident(tmp_path):
+    from examples.processes import BIN, start
+
+    webhook, pricing = Webhook(), PricingService()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # No worker alone reaches the minimum request count: only the windows they share do.
+    env = base_env(tmp_path / "data", PRICING_URL=pricing.url, TL_OTEL_ALERT_WINDOW_S="10",
+                   TL_OTEL_ALERT_MIN_REQUESTS="100", TL_OTEL_ALERT_FOR_S="1", TL_OTEL_ALERT_EVAL_INTERVAL_S="0.3",
+                   TL_OTEL_ALERT_SLACK_WEBHOOK_URL=webhook.url, TL_OTEL_ALERT_DISK_MIN_FREE="1b",
+                   OTEL_SERVICE_NAME="tl-engine-api")
+    api = start("api", [str(BIN / "uvicorn"), "examples.engine.api:app", "--host", "127.0.0.1", "--port", str(port),
+                        "--workers", "4", "--no-access-log"], env, tmp_path / "logs")
+    try:
+        wait_http(f"{url}/health", process=api, timeout=60)
+        pricing.fail_every = 5
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:  # concurrent connections spread over the workers
+            statuses = list(pool.map(lambda _: status_of(f"{url}/engines/engine-123/quote"), range(160)))
+        # (SQLite may also answer "database is locked" under four writers: a 500, an error like the 502s)
+        assert sum(1 for status in statuses if status >= 500) >= 30, statuses
+        assert wait_until(lambda: len(webhook.texts) >= 1)
+        time.sleep(3)  # every worker has evaluated several times by now
+        firing = [t for t in webhook.texts if t.startswith("*[FIRING] error rate")]
+        assert len(firing) == 1, webhook.texts
+    finally:
+        api.stop()
+        webhook.server.shutdown()
+        pricing.stop()

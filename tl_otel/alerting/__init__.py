@@ -1,2 +1,2 @@
-"""Alerting: notification channels so far (Slack webhook, email over SMTP). The alerting span processor,
-rules and shared alert state come with the alerting issue."""
+"""Alerting: a span processor that counts errors and slow spans, the seed's rules over sliding windows, the
+pending → firing → resolved lifecycle, and Slack / email / JSON-log notifications (docs/alerting.md)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
@@ -21,7 +21,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 
 from tl_otel.alerting.channels import Channel, Notification
 from tl_otel.alerting.processor import AlertingSpanProcessor
-from tl_otel.alerting.rules import evaluate
+from tl_otel.alerting.rules import Condition, evaluate
 from tl_otel.self_log import logger
 
 
@@ -42,8 +42,9 @@ class Alert:
 
 class AlertEngine:
     def __init__(self, processor: AlertingSpanProcessor, settings: Any, service: str, channels: list[Channel],
-                 logger_provider: Any | None = None) -> None:
+                 logger_provider: Any | None = None, store: Any | None = None) -> None:
         self.processor = processor
+        self.store = store
         self.settings = settings
         self.service = service
         self.channels = channels
@@ -77,39 +78,66 @@ class AlertEngine:
     # -- lifecycle ---------------------------------------------------------------------------------
     def evaluate_once(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        totals = self.processor.window(now, self.settings.alert_window_s)
+        totals = None
+        if self.store is not None:
+            closed = self.processor.drain_closed(now)
+            if closed and not self.store.add_counts(closed):
+                self.processor.restore(closed)
+            totals = self.store.window(now, self.settings.alert_window_s)
+        if totals is None:
+            totals = self.processor.window(now, self.settings.alert_window_s)
         # remote_down last, so its notice can report the error-rate alert it holds back.
         found = sorted(evaluate(totals, self.settings, self.service), key=lambda c: c.rule == "remote_down")
         conditions = {(c.rule, c.key): c for c in found}
+        outbox: list[tuple[Alert, str]] = []
+
+        def shared_step(stored: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+            outbox.clear()
+            alerts = {key: Alert(**data) for key, data in stored.items()}
+            self._step(alerts, conditions, now, outbox)
+            self.alerts = alerts
+            return {key: asdict(alert) for key, alert in alerts.items()}
+
+        with self._lock:
+            if self.store is None or not self.store.transact(shared_step):
+                outbox.clear()
+                self._step(self.alerts, conditions, now, outbox)
+            for alert, state in outbox:
+                self._notify(alert, state)
+
+    def _step(self, alerts: dict[tuple[str, str], Alert], conditions: dict[tuple[str, str], Condition], now: float,
+              outbox: list[tuple[Alert, str]]) -> None:
+        """One lifecycle step over ``alerts`` (changed in place); notifications to send go to ``outbox``."""
         # Inhibition: error-rate notices are held while a remote service is down (its failures explain them).
         remote_down = any(rule == "remote_down" for rule, _ in conditions)
-        with self._lock:
-            for key, condition in conditions.items():
-                alert = self.alerts.get(key)
-                if alert is None or alert.state == "resolved":
-                    alert = self.alerts[key] = Alert(condition.rule, condition.key, "pending", now, condition.summary,
-                                                     condition.value, condition.threshold, condition.details)
-                    self._record(alert, "pending")
-                alert.summary, alert.value, alert.details = condition.summary, condition.value, condition.details
-                if alert.state == "pending" and now - alert.since >= self.settings.alert_for_s:
-                    alert.state = "firing"
-                    alert.since = now
-                    self._transition(alert, "firing", now, inhibited=remote_down and alert.rule == "error_rate")
-                elif alert.state == "firing" and alert.last_notified is not None and \
-                        now - alert.last_notified >= self.settings.alert_repeat_s:
-                    self._transition(alert, "firing", now, inhibited=remote_down and alert.rule == "error_rate",
-                                     repeat=True)
-            for key, alert in list(self.alerts.items()):
-                if key in conditions or alert.state == "resolved":
-                    continue
-                if alert.state == "pending":
-                    del self.alerts[key]  # cleared before it fired: nobody is told
-                    self._record(alert, "cleared")
-                    continue
-                alert.state = "resolved"
-                self._transition(alert, "resolved", now, inhibited=alert.held)
+        for key, condition in conditions.items():
+            alert = alerts.get(key)
+            if alert is None or alert.state == "resolved":
+                alert = alerts[key] = Alert(condition.rule, condition.key, "pending", now, condition.summary,
+                                            condition.value, condition.threshold, condition.details)
+                self._record(alert, "pending")
+            alert.summary, alert.value, alert.details = condition.summary, condition.value, condition.details
+            inhibited = remote_down and alert.rule == "error_rate"
+            if alert.state == "pending" and now - alert.since >= self.settings.alert_for_s:
+                alert.state, alert.since = "firing", now
+                self._transition(alert, "firing", now, inhibited, outbox)
+            elif alert.state == "firing" and alert.last_notified is not None and \
+                    now - alert.last_notified >= self.settings.alert_repeat_s:
+                self._transition(alert, "firing", now, inhibited, outbox, repeat=True)
+        for key, alert in list(alerts.items()):
+            if key in conditions or alert.state == "resolved":
+                if alert.state == "resolved" and key not in conditions:
+                    del alerts[key]
+                continue
+            if alert.state == "pending":
+                del alerts[key]  # cleared before it fired: nobody is told
+                self._record(alert, "cleared")
+                continue
+            alert.state = "resolved"
+            self._transition(alert, "resolved", now, alert.held, outbox)
 
-    def _transition(self, alert: Alert, state: str, now: float, inhibited: bool, repeat: bool = False) -> None:
+    def _transition(self, alert: Alert, state: str, now: float, inhibited: bool, outbox: list[tuple[Alert, str]],
+                    repeat: bool = False) -> None:
         self._record(alert, state + (" (repeat)" if repeat else "") + (" (held: remote service down)"
                                                                       if inhibited else ""))
         if state == "firing":
@@ -117,6 +145,9 @@ class AlertEngine:
         if inhibited:
             return
         alert.last_notified = now
+        outbox.append((Alert(**asdict(alert)), state))
+
+    def _notify(self, alert: Alert, state: str) -> None:
         notification = self._notification(alert, state)
         for channel in self.channels:
             channel.send(notification)

@@ -110,6 +110,25 @@ class AlertingSpanProcessor(SpanProcessor):
                 target[slot] += counts[slot]
         return totals
 
+    def drain_closed(self, now_s: float) -> dict[int, dict[tuple[str, str], list[int]]]:
+        """Take the buckets of seconds that are over (for the shared store); the current one stays."""
+        current = int(now_s)
+        with self._lock:
+            closed = {second: bucket for second, bucket in self._buckets.items() if second < current}
+            for second in closed:
+                del self._buckets[second]
+        return closed
+
+    def restore(self, buckets: dict[int, dict[tuple[str, str], list[int]]]) -> None:
+        """Put drained buckets back (the store did not take them)."""
+        with self._lock:
+            for second, bucket in buckets.items():
+                target = self._buckets.setdefault(second, {})
+                for key, counts in bucket.items():
+                    mine = target.setdefault(key, [0, 0, 0, 0])
+                    for slot in range(4):
+                        mine[slot] += counts[slot]
+
     def shutdown(self) -> None:
         return None
 

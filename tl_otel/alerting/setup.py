@@ -8,6 +8,7 @@ from typing import Any
 from tl_otel.alerting.channels import Channel, EmailChannel, SlackChannel
 from tl_otel.alerting.engine import AlertEngine
 from tl_otel.alerting.processor import AlertingSpanProcessor
+from tl_otel.alerting.store import LocalAlertStore, default_path
 
 
 def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
@@ -34,5 +35,6 @@ def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
 def build(settings: Any, service: str, logger_provider: Any) -> tuple[AlertingSpanProcessor, AlertEngine, list[str]]:
     processor = AlertingSpanProcessor(service, settings.alert_latency_ms)
     channels, problems = build_channels(settings)
-    engine = AlertEngine(processor, settings, service, channels, logger_provider)
+    store = LocalAlertStore(default_path(service)) if settings.alert_store == "local" else None
+    engine = AlertEngine(processor, settings, service, channels, logger_provider, store)
     return processor, engine, problems

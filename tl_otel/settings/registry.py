@@ -234,6 +234,11 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_ALERT_REPEAT_S",), group="alerts"),
     Setting("alert_eval_interval_s", Seconds(0.05, 3600.0), 10.0, "How often the rules are evaluated.",
             ("TL_OTEL_ALERT_EVAL_INTERVAL_S",), group="alerts"),
+    Setting("alert_store", Choice(("local", "process")), "local",
+            "`local`: the processes of one service on one host share windows and alert state through a SQLite file "
+            "in the temporary directory (one notification per incident, not one per worker); `process`: each "
+            "process alone.",
+            ("TL_OTEL_ALERT_STORE",), group="alerts"),
     Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),
     Setting("alert_email_to", parse_name_list, (), "Alert email recipients (comma list).",
