@@ -3,6 +3,7 @@ firing → repeat → resolved), grouping and inhibition, driven by real SDK spa
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -191,6 +192,57 @@ def test_an_unusable_store_falls_back_to_evaluating_alone(tmp_path, alerting):
 
     tracer, engine, channel = alerting
     engine.store = LocalAlertStore(str(tmp_path / "missing-dir" / "alerts.sqlite3"))
+    requests(tracer, 100, failing=20)
+    now = time.time()
+    tick(engine, channel, now)
+    assert tick(engine, channel, now + 6)[0].startswith("[FIRING] error rate")
+
+
+def redis_listening() -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+@pytest.mark.skipif(not os.environ.get("CI") and not redis_listening(),
+                    reason="needs Redis on 127.0.0.1:6379 (./run tests starts it)")
+def test_two_groups_of_processes_sharing_redis_notify_once(tmp_path):
+    import uuid
+
+    from tl_otel.alerting.redis_store import RedisAlertStore
+
+    service = f"tl-engine-api-{uuid.uuid4().hex[:8]}"  # a fresh key space per run
+    settings = resolve({}, {"TL_OTEL_ALERT_WINDOW_S": "60", "TL_OTEL_ALERT_MIN_REQUESTS": "20",
+                            "TL_OTEL_ALERT_FOR_S": "0", "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"})
+    hosts = []
+    for _ in range(2):  # two hosts, each with its own processes, sharing only Redis
+        processor = AlertingSpanProcessor(service, settings.alert_latency_ms)
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(processor)
+        channel = Recorded()
+        store = RedisAlertStore("redis://127.0.0.1:6379/14", service, settings.alert_window_s)
+        hosts.append((provider.get_tracer("test"), AlertEngine(processor, settings, service, [channel], store=store),
+                      channel))
+    now = time.time()
+    for tracer, _, _ in hosts:
+        requests(tracer, 12, failing=2, at=now - 2)  # neither host alone reaches 20 requests
+    for _ in range(2):
+        for _, engine, channel in hosts:
+            tick(engine, channel, now + 1)
+    sent = [subject for _, _, channel in hosts for subject in channel.sent_subjects]
+    assert len(sent) == 1 and sent[0].startswith("[FIRING] error rate 16.7% > 5% for API requests")
+    for _, engine, channel in hosts:
+        tick(engine, channel, now + 120)
+    sent = [subject for _, _, channel in hosts for subject in channel.sent_subjects]
+    assert sorted(subject.split(" ", 1)[0] for subject in sent) == ["[FIRING]", "[RESOLVED]"]
+
+
+def test_unreachable_redis_falls_back_to_evaluating_alone(alerting):
+    from tl_otel.alerting.redis_store import RedisAlertStore
+
+    tracer, engine, channel = alerting
+    engine.store = RedisAlertStore("redis://127.0.0.1:9/0", "svc", 60)
     requests(tracer, 100, failing=20)
     now = time.time()
     tick(engine, channel, now)

@@ -261,3 +261,40 @@ def test_four_uvicorn_workers_send_one_notification_per_incident(tmp_path):
         api.stop()
         webhook.server.shutdown()
         pricing.stop()
+
+
+def test_two_groups_of_workers_on_redis_send_one_notification(tmp_path):
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from examples.processes import BIN, start
+
+    webhook, pricing = Webhook(), PricingService()
+    groups, urls = [], []
+    service = f"tl-engine-api-{uuid.uuid4().hex[:8]}"
+    try:
+        for name in ("host-a", "host-b"):  # separate temporary dirs: their local stores differ, Redis is shared
+            port = free_port()
+            env = base_env(tmp_path / name, PRICING_URL=pricing.url, TL_OTEL_ALERT_WINDOW_S="10",
+                           TL_OTEL_ALERT_MIN_REQUESTS="100", TL_OTEL_ALERT_FOR_S="1",
+                           TL_OTEL_ALERT_EVAL_INTERVAL_S="0.3", TL_OTEL_ALERT_SLACK_WEBHOOK_URL=webhook.url,
+                           TL_OTEL_ALERT_DISK_MIN_FREE="1b", OTEL_SERVICE_NAME=service,
+                           TL_OTEL_ALERT_REDIS_URL="redis://127.0.0.1:6379/14")
+            groups.append(start(name, [str(BIN / "uvicorn"), "examples.engine.api:app", "--host", "127.0.0.1",
+                                       "--port", str(port), "--workers", "2", "--no-access-log"], env, tmp_path / name))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, group in zip(urls, groups, strict=True):
+            wait_http(f"{url}/health", process=group, timeout=60)
+        pricing.fail_every = 5
+        targets = [f"{urls[index % 2]}/engines/engine-123/quote" for index in range(160)]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(status_of, targets))
+        assert sum(1 for status in statuses if status >= 500) >= 30
+        assert wait_until(lambda: len(webhook.texts) >= 1)
+        time.sleep(3)
+        assert len([t for t in webhook.texts if t.startswith("*[FIRING] error rate")]) == 1, webhook.texts
+    finally:
+        for group in groups:
+            group.stop()
+        webhook.server.shutdown()
+        pricing.stop()

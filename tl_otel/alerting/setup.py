@@ -35,6 +35,12 @@ def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
 def build(settings: Any, service: str, logger_provider: Any) -> tuple[AlertingSpanProcessor, AlertEngine, list[str]]:
     processor = AlertingSpanProcessor(service, settings.alert_latency_ms)
     channels, problems = build_channels(settings)
-    store = LocalAlertStore(default_path(service)) if settings.alert_store == "local" else None
+    store: Any = None
+    if settings.alert_redis_url:
+        from tl_otel.alerting.redis_store import RedisAlertStore
+
+        store = RedisAlertStore(settings.alert_redis_url, service, settings.alert_window_s)
+    elif settings.alert_store == "local":
+        store = LocalAlertStore(default_path(service))
     engine = AlertEngine(processor, settings, service, channels, logger_provider, store)
     return processor, engine, problems

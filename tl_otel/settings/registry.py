@@ -239,6 +239,10 @@ SETTINGS: tuple[Setting, ...] = (
             "in the temporary directory (one notification per incident, not one per worker); `process`: each "
             "process alone.",
             ("TL_OTEL_ALERT_STORE",), group="alerts"),
+    Setting("alert_redis_url", parse_str, None,
+            "Share alert windows and state through Redis across hosts and pods (overrides TL_OTEL_ALERT_STORE); "
+            "needs the redis package (in the celery extra).",
+            ("TL_OTEL_ALERT_REDIS_URL",), secret=True, group="alerts"),
     Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),
     Setting("alert_email_to", parse_name_list, (), "Alert email recipients (comma list).",
