@@ -124,7 +124,10 @@ def test_ten_percent_failures_fire_once_per_channel_then_resolve_once(stack):
     firing = [t for t in webhook.texts if t.startswith("*[FIRING] error rate")]
     resolved = [t for t in webhook.texts if t.startswith("*[RESOLVED] error rate")]
     assert len(firing) == 1 and len(resolved) == 1, webhook.texts
-    assert "GET /engines/{engine_id}/quote" in firing[0] or "/engines/{engine_id}/quote" in firing[0]
+    assert "worst: /engines/{engine_id}/quote: " in firing[0]
+    trace_id = firing[0].split("a trace to look at: ")[1].split()[0]
+    failed_spans = [r for r in api.records() if r.get("type") == "span" and r.get("http.status_code") == 502]
+    assert trace_id in {r["trace_id"] for r in failed_spans}  # a real failing request's trace
     assert [s.split(" ", 1)[0] for s in inbox.subjects if "error rate" in s] == ["[FIRING]", "[RESOLVED]"]
     assert not [t for t in webhook.texts if "remote service" in t]  # 10 % failing is not "down"
     lines = [r for r in api.records() if r.get("logger") == "tl_otel.alerts"]

@@ -117,6 +117,9 @@ class AlertEngine:
                                             condition.value, condition.threshold, condition.details)
                 self._record(alert, "pending")
             alert.summary, alert.value, alert.details = condition.summary, condition.value, condition.details
+            examples = self.processor.example_traces
+            hint = next((examples[k] for k in condition.keys if k in examples), None)
+            alert.trace_hint = hint or alert.trace_hint
             inhibited = remote_down and alert.rule == "error_rate"
             if alert.state == "pending" and now - alert.since >= self.settings.alert_for_s:
                 alert.state, alert.since = "firing", now
@@ -158,6 +161,8 @@ class AlertEngine:
                  f"since: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(alert.since))}"]
         if alert.details:
             lines.append("worst: " + "; ".join(alert.details))
+        if alert.trace_hint:
+            lines.append(f"a trace to look at: {alert.trace_hint}")
         if alert.rule == "remote_down":
             held = [a for a in self.alerts.values() if a.rule == "error_rate" and a.state in ("pending", "firing")]
             if held:

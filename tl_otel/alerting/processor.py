@@ -45,6 +45,8 @@ class AlertingSpanProcessor(SpanProcessor):
         self.latency_ns = latency_ms * 1_000_000
         self._lock = threading.Lock()
         self._buckets: dict[int, dict[tuple[str, str], list[int]]] = {}
+        # the last failing (or slow, or 429) span's trace id per (signal, key): "a trace to look at"
+        self.example_traces: dict[tuple[str, str], str] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -95,6 +97,8 @@ class AlertingSpanProcessor(SpanProcessor):
                 counts[SLOW] += 1
             if status == 429:
                 counts[LIMITED] += 1
+        if (failed or slow or status == 429) and len(self.example_traces) < 10_000:
+            self.example_traces[(signal, key)] = format(span.context.trace_id, "032x")
 
     def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]]:
         """Totals per (signal, key) over the last ``window_s`` seconds; older buckets are discarded."""

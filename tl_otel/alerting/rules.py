@@ -32,13 +32,19 @@ class Condition:
     threshold: float
     summary: str
     details: list[str] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # the (signal, key) counters behind it
+
+
+def _worst_keys(totals: dict[tuple[str, str], list[int]], signal: str, slot: int) -> list[tuple[str, str]]:
+    rows = sorted(((counts[slot] / counts[TOTAL], key) for (sig, key), counts in totals.items()
+                   if sig == signal and counts[slot]), reverse=True)
+    return [(signal, key) for _, key in rows[:3]]
 
 
 def _worst(totals: dict[tuple[str, str], list[int]], signal: str, slot: int) -> list[str]:
-    rows = [(counts[slot] / counts[TOTAL], key, counts) for (sig, key), counts in totals.items()
-            if sig == signal and counts[slot]]
-    rows.sort(reverse=True)
-    return [f"{key}: {counts[slot]} of {counts[TOTAL]} ({ratio:.1%})" for ratio, key, counts in rows[:3]]
+    return [f"{key}: {totals[(sig, key)][slot]} of {totals[(sig, key)][TOTAL]} "
+            f"({totals[(sig, key)][slot] / totals[(sig, key)][TOTAL]:.1%})"
+            for sig, key in _worst_keys(totals, signal, slot)]
 
 
 def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: str) -> list[Condition]:
@@ -52,24 +58,27 @@ def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: s
         if rate > settings.alert_error_rate:
             found.append(Condition("error_rate", signal, rate, settings.alert_error_rate,
                                    f"error rate {rate:.1%} > {settings.alert_error_rate:.0%} for {label} of {service}"
-                                   f" ({errors} of {total})", _worst(totals, signal, ERRORS)))
+                                   f" ({errors} of {total})", _worst(totals, signal, ERRORS),
+                                   _worst_keys(totals, signal, ERRORS)))
         if signal == "api":
             slow = sum(c[SLOW] for (sig, _), c in totals.items() if sig == signal)
             if slow / total > 0.05:
                 found.append(Condition("latency", signal, slow / total, settings.alert_latency_ms,
                                        f"p95 response time above {settings.alert_latency_ms} ms for {label} of "
-                                       f"{service} ({slow} of {total} slower)", _worst(totals, signal, SLOW)))
+                                       f"{service} ({slow} of {total} slower)", _worst(totals, signal, SLOW),
+                                       _worst_keys(totals, signal, SLOW)))
     for (signal, key), counts in totals.items():
         if signal == "peer" and counts[TOTAL] >= REMOTE_MIN_CALLS and \
                 counts[ERRORS] / counts[TOTAL] >= REMOTE_FAILURE_RATIO:
             found.append(Condition("remote_down", key, counts[ERRORS] / counts[TOTAL], REMOTE_FAILURE_RATIO,
                                    f"remote service {key} failing: {counts[ERRORS]} of {counts[TOTAL]} calls from "
-                                   f"{service}"))
+                                   f"{service}", keys=[(signal, key)]))
     limited = sum(c[LIMITED] for c in totals.values())
     if limited:
         where = sorted({key for (sig, key), c in totals.items() if c[LIMITED]})
         found.append(Condition("rate_limit", "service", limited, 0,
-                               f"rate limit exceeded: {limited} HTTP 429 in {service}", where[:5]))
+                               f"rate limit exceeded: {limited} HTTP 429 in {service}", where[:5],
+                               [(sig, key) for (sig, key), c in totals.items() if c[LIMITED]][:5]))
     found.extend(disk_conditions(settings))
     return found
 
