@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from examples.peers.webhook import WebhookReceiver
 from examples.processes import free_port
 from tl_otel.alerting.channels import EmailChannel, Notification, SlackChannel, clean_header
 
@@ -111,40 +110,11 @@ def test_subjects_lose_control_characters():
     assert clean_header("error on /x\r\nBcc: victim@example.com") == "error on /x Bcc: victim@example.com"
 
 
-class Webhook:
-    def __init__(self) -> None:
-        self.received: list[tuple[float, bytes]] = []
-        self.answers: list[tuple[int, dict]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.received.append((time.monotonic(), body))
-                status, headers = hook.answers.pop(0) if hook.answers else (200, {})
-                if status == 0:
-                    time.sleep(3)
-                    status = 200
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secretpath"
-
-
 @pytest.fixture
 def webhook():
-    hook = Webhook()
+    hook = WebhookReceiver(hang_s=3)
     yield hook
-    hook.server.shutdown()
+    hook.stop()
 
 
 def test_slack_message_and_one_per_second(webhook):

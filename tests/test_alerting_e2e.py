@@ -6,40 +6,17 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from examples.peers.pricing import PricingService
+from examples.peers.waiting import wait_for
+from examples.peers.webhook import WebhookReceiver
 from examples.processes import base_env, free_port, request, start_api, wait_http
 
 pytestmark = pytest.mark.e2e
-
-
-class Webhook:
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.answer = (200, {})  # (status, headers); status 0 hangs for 30 s
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                hook.texts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"])
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T/B/secret"
 
 
 class Inbox:
@@ -54,7 +31,7 @@ class Inbox:
 
 @pytest.fixture
 def stack(tmp_path):
-    webhook, inbox, pricing = Webhook(), Inbox(), PricingService()
+    webhook, inbox, pricing = WebhookReceiver(), Inbox(), PricingService()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     port = free_port()
@@ -82,7 +59,7 @@ def stack(tmp_path):
     for api in processes:
         api.stop()
     smtp.stop()
-    webhook.server.shutdown()
+    webhook.stop()
     pricing.stop()
 
 
@@ -102,12 +79,7 @@ def status_of(url: str) -> int:
 
 
 def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+    return wait_for(predicate, timeout)
 
 
 def test_ten_percent_failures_fire_once_per_channel_then_resolve_once(stack):
@@ -180,7 +152,7 @@ def test_alerts_test_command_reports_each_channel(tmp_path):
     from examples.processes import BIN
     from tests.conftest import clean_env
 
-    webhook, inbox = Webhook(), Inbox()
+    webhook, inbox = WebhookReceiver(), Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
@@ -200,7 +172,7 @@ def test_alerts_test_command_reports_each_channel(tmp_path):
         assert "secret" not in ran.stdout + ran.stderr  # the webhook path
     finally:
         smtp.stop()
-        webhook.server.shutdown()
+        webhook.stop()
 
 
 @pytest.mark.parametrize("failure", ["webhook hangs", "webhook 429", "smtp down"])
@@ -210,9 +182,9 @@ def test_failing_channels_do_not_touch_the_application(stack, failure):
     launch, url, webhook, _, pricing = stack
     extra = {"TL_OTEL_SHUTDOWN_TIMEOUT": "3"}
     if failure == "webhook hangs":
-        webhook.answer = (0, {})
+        webhook.default = (0, {})
     elif failure == "webhook 429":
-        webhook.answer = (429, {"Retry-After": "30"})
+        webhook.default = (429, {"Retry-After": "30"})
     else:
         extra["TL_OTEL_SMTP_PORT"] = str(free_port())
     api = launch(**extra)
@@ -237,7 +209,7 @@ def test_failing_channels_do_not_touch_the_application(stack, failure):
 def test_four_uvicorn_workers_send_one_notification_per_incident(tmp_path):
     from examples.processes import BIN, start
 
-    webhook, pricing = Webhook(), PricingService()
+    webhook, pricing = WebhookReceiver(), PricingService()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # No worker alone reaches the minimum request count: only the windows they share do.
@@ -262,7 +234,7 @@ def test_four_uvicorn_workers_send_one_notification_per_incident(tmp_path):
         assert len(firing) == 1, webhook.texts
     finally:
         api.stop()
-        webhook.server.shutdown()
+        webhook.stop()
         pricing.stop()
 
 
@@ -272,7 +244,7 @@ def test_two_groups_of_workers_on_redis_send_one_notification(tmp_path):
 
     from examples.processes import BIN, start
 
-    webhook, pricing = Webhook(), PricingService()
+    webhook, pricing = WebhookReceiver(), PricingService()
     groups, urls = [], []
     service = f"tl-engine-api-{uuid.uuid4().hex[:8]}"
     try:
@@ -299,5 +271,5 @@ def test_two_groups_of_workers_on_redis_send_one_notification(tmp_path):
     finally:
         for group in groups:
             group.stop()
-        webhook.server.shutdown()
+        webhook.stop()
         pricing.stop()

@@ -24,25 +24,11 @@ class Deadline:
         """Run ``func`` on a daemon thread and wait for it until the deadline.
 
         Used for third-party shutdown/flush calls that accept no timeout or ignore the one they get:
-        a hung exporter must not hold the process past the budget. Returns whether it finished."""
+        a hung exporter must not hold the process past the budget. Returns whether it finished (and did
+        not return False)."""
         if self.expired:
             return False
-        done = threading.Event()
-
-        def target() -> None:
-            token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-            try:
-                func()
-            except Exception:  # a failing shutdown must not stop the others
-                from tl_otel.self_log import logger
-
-                logger.warning("%s failed during flush/shutdown", name, exc_info=True)
-            finally:
-                detach(token)
-                done.set()
-
-        threading.Thread(target=target, name=f"tl-otel-{name}", daemon=True).start()
-        return done.wait(self.remaining())
+        return self.run_concurrently({name: func})[name]
 
     def run_concurrently(self, calls: dict[str, Callable[[], object]]) -> dict[str, bool]:
         """Run every call on its own daemon thread, all against this deadline, so one hung call

@@ -1,0 +1,49 @@
+"""A local HTTP server standing in for a Slack incoming webhook: records each message and its arrival time,
+and answers with scripted statuses (200 by default; 0 means hang before answering)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class WebhookReceiver:
+    def __init__(self, hang_s: float = 30.0) -> None:
+        self.received: list[tuple[float, bytes]] = []
+        self.answers: list[tuple[int, dict[str, str]]] = []  # used in order, then `default`
+        self.default: tuple[int, dict[str, str]] = (200, {})
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.received.append((time.monotonic(), body))
+                status, headers = hook.answers.pop(0) if hook.answers else hook.default
+                if status == 0:
+                    time.sleep(hang_s)
+                    status = 200
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secretpath"
+
+    @property
+    def texts(self) -> list[str]:
+        return [json.loads(body)["text"] for _, body in self.received]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
