@@ -25,6 +25,8 @@ from tl_otel.logging_bridge import OTelLogHandler, install
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
 from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
+from tl_otel.redaction import Redactor
+from tl_otel.redaction import redactor as redaction
 from tl_otel.resource import build_resource
 from tl_otel.runtime import Runtime
 from tl_otel.sampling import LocalRootRecordingSampler
@@ -75,19 +77,21 @@ def _destinations(signal: str, exporters: list[tuple[str, Any]], capacity: int) 
     return destinations
 
 
-def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
+def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, Any]], redactor: Redactor):
     provider = TracerProvider(resource=resource, sampler=_sampler(settings), shutdown_on_exit=False)
     fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
-                    settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay)
+                    settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay,
+                    prepare=redactor.redact_span if redactor.enabled else None)
     provider.add_span_processor(FanoutSpanProcessor(fanout, settings.shutdown_timeout))
     trace.set_tracer_provider(provider)
     return provider, fanout
 
 
-def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
+def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any]], redactor: Redactor):
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     fanout = Fanout("logs", _destinations("logs", exporters, settings.log_queue_size),
-                    settings.log_queue_size, settings.log_batch_size, settings.log_schedule_delay)
+                    settings.log_queue_size, settings.log_batch_size, settings.log_schedule_delay,
+                    prepare=redactor.redact_log if redactor.enabled else None)
     provider.add_log_record_processor(FanoutLogRecordProcessor(fanout, settings.shutdown_timeout))
     _logs.set_logger_provider(provider)
     handler = None
@@ -190,8 +194,18 @@ def _instrument_libraries() -> None:
                        "but library calls may not be traced", type(exc).__name__, exc)
 
 
+def _configured_secrets(settings: Settings) -> list[str]:
+    from tl_otel.settings.registry import SETTINGS
+
+    values = (getattr(settings, setting.name, None) for setting in SETTINGS if setting.secret)
+    return [value for value in values if isinstance(value, str) and value]
+
+
 def _build(settings: Settings) -> Runtime:
-    resource = build_resource(settings)
+    # Installed first: from here on tl-otel's own log lines and every item are redacted.
+    redactor = redaction.from_settings(settings, _configured_secrets(settings))
+    redaction.install(redactor)
+    resource = build_resource(settings, redactor)
     loaded = {}
     problems: list[str] = []
     for signal in ("traces", "logs", "metrics"):
@@ -206,8 +220,8 @@ def _build(settings: Settings) -> Runtime:
         companion = getattr(exporter, "log_companion", None)
         if companion is not None:
             loaded["logs"].append((f"{name}-companion", companion()))
-    tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"])
-    logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"])
+    tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"], redactor)
+    logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"], redactor)
     alert_engine = _init_alerts(settings, resource, tracer_provider, logger_provider)
     meter_provider = _init_metrics(settings, resource, loaded["metrics"])
     runtime = Runtime(

@@ -38,5 +38,16 @@ def instrumentor_kwargs(name: str, settings: Any, trace_exporters: list[str] | N
             kwargs["exclude_spans"] = ["receive", "send"]
         if "scout" in (trace_exporters or ()):
             kwargs["server_request_hook"] = record_endpoint
-            kwargs["http_capture_headers_server_request"] = SCOUT_REQUEST_HEADERS
+            kwargs["http_capture_headers_server_request"] = _with_user_headers(SCOUT_REQUEST_HEADERS)
     return kwargs
+
+
+def _with_user_headers(headers: list[str]) -> list[str]:
+    """Passing the argument makes the instrumentation ignore OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
+    so the user's list is merged in rather than silently replaced."""
+    import os
+
+    from opentelemetry.util.http import OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST as VARIABLE
+
+    user = [item.strip() for item in os.environ.get(VARIABLE, "").split(",") if item.strip()]
+    return [*headers, *(item for item in user if item.lower() not in headers)]

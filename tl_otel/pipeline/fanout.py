@@ -10,7 +10,7 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tl_otel.pipeline.deadline import Deadline
@@ -28,8 +28,12 @@ class Fanout:
         capacity: int,
         batch_size: int,
         schedule_delay: float,
+        prepare: Callable[[Any], None] | None = None,
     ) -> None:
         self.name = name
+        # Runs once per item on the dispatcher thread before any destination sees it (redaction).
+        self.prepare = prepare
+        self.dropped_unprepared = 0
         self.destinations = list(destinations)
         self.capacity = capacity
         self.batch_size = batch_size
@@ -90,8 +94,26 @@ class Fanout:
                 popleft = items.popleft
                 batch = [popleft() for _ in range(min(len(items), self.batch_size))]
                 self.accepted += len(batch)
+                if self.prepare is not None:
+                    batch = self._prepared(batch)
                 for destination in self.destinations:
                     destination.offer(batch)
+
+    def _prepared(self, batch: list[Any]) -> list[Any]:
+        prepare = self.prepare
+        kept = []
+        for item in batch:
+            try:
+                prepare(item)
+            except Exception as exc:
+                # An item that could not be redacted is not sent unredacted: it alone is lost, and counted.
+                self.dropped_unprepared += 1
+                _rate_limited.warning(f"prepare-failed-{self.name}",
+                                      "%s: an item could not be redacted (%s) and was dropped; %d so far",
+                                      self.name, type(exc).__name__, self.dropped_unprepared)
+                continue
+            kept.append(item)
+        return kept
 
     # -- lifecycle -------------------------------------------------------------------------------
     def force_flush(self, deadline: Deadline) -> bool:

@@ -19,6 +19,7 @@ from tl_otel.settings.types import (
     parse_exporter_list,
     parse_free_space,
     parse_name_list,
+    parse_patterns,
     parse_ratio,
     parse_str,
 )
@@ -174,6 +175,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Keep the per-message `http send`/`http receive` spans of the ASGI instrumentation "
             "(off: they are not created, which saves several microseconds per request).",
             ("TL_OTEL_ASGI_MESSAGE_SPANS",), group="instrumentation"),
+    # --- redaction ------------------------------------------------------------------------
+    Setting("redact", parse_bool, True,
+            "Redact secrets before any destination sees an item (see docs/security.md). Turn off only to debug "
+            "redaction itself.",
+            ("TL_OTEL_REDACT",), group="redaction"),
+    Setting("redact_keys", parse_name_list, (),
+            "More attribute, log-field, header and query-parameter names whose values are replaced (comma list; "
+            "matched case-insensitively on the whole name or its last segments).",
+            ("TL_OTEL_REDACT_KEYS",), group="redaction", default_doc="none"),
+    Setting("redact_patterns", parse_patterns, (),
+            "More regular expressions whose matches are replaced wherever they appear.",
+            ("TL_OTEL_REDACT_PATTERNS",), group="redaction", default_doc="none"),
+    Setting("redact_replace_defaults", parse_bool, False,
+            "Use only TL_OTEL_REDACT_KEYS / TL_OTEL_REDACT_PATTERNS instead of adding them to the built-in "
+            "lists (URL userinfo and the configured secrets are always redacted).",
+            ("TL_OTEL_REDACT_REPLACE_DEFAULTS",), group="redaction"),
     # --- lifecycle ------------------------------------------------------------------------
     Setting("shutdown_timeout", Seconds(0.1, 300.0), 10.0,
             "One deadline shared by every provider, pipeline and exporter at shutdown or flush.",
@@ -245,6 +262,9 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_ALERT_REDIS_URL",), secret=True, group="alerts"),
     Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),
+    Setting("alert_webhook_ca_file", parse_str, None,
+            "CA file to verify the alert webhook's certificate (a private CA); the system CAs otherwise.",
+            ("TL_OTEL_ALERT_WEBHOOK_CA_FILE",), group="alerts"),
     Setting("alert_email_to", parse_name_list, (), "Alert email recipients (comma list).",
             ("TL_OTEL_ALERT_EMAIL_TO",), group="alerts", default_doc="none"),
     Setting("alert_email_from", parse_str, None, "Alert email sender.", ("TL_OTEL_ALERT_EMAIL_FROM",),

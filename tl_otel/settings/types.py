@@ -155,6 +155,30 @@ def parse_name_list(raw: Any) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
+def parse_patterns(raw: Any) -> tuple[str, ...]:
+    """Regular expressions: a JSON list of strings, or one per line (commas belong to regexes)."""
+    import json
+
+    accepted = 'a JSON list of regular expressions such as ["acct-[0-9]{8}"], or one per line'
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raise InvalidValue(accepted) from None
+        else:
+            raw = [line for line in text.splitlines() if line.strip()]
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(item, str) and item for item in raw):
+        raise InvalidValue(accepted)
+    for item in raw:
+        try:
+            re.compile(item)
+        except re.error as exc:
+            raise InvalidValue(f"{accepted} ({item!r} does not compile: {exc})") from None
+    return tuple(raw)
+
+
 def parse_event_rules(raw: Any) -> tuple[dict[str, Any], ...]:
     """User rules that turn spans into PostHog events: a JSON list (or, from configure(), a list) of
     objects with ``event`` and at least one of ``span_name`` (glob) and ``attribute`` (``key`` or
