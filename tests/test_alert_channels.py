@@ -85,6 +85,73 @@ def test_email_starttls_verifies_the_certificate(certificate):
         server.stop()
 
 
+def test_email_implicit_tls_with_login_against_a_private_ca(certificate):
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    key, cert = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=True)
+
+    inbox = Inbox()
+    # aiosmtpd does not count implicit TLS as TLS for AUTH; the connection is TLS all the same.
+    server = Controller(inbox, hostname="localhost", port=free_port(), ssl_context=context, authenticator=authenticate,
+                        auth_require_tls=False)
+    server.start()
+    try:
+        channel = EmailChannel("localhost", server.port, "a@x.test", ["b@x.test"], tls="ssl", ca_file=str(cert),
+                               username="alerts", password="s3cret-pass")
+        channel.send(ALERT)
+        assert channel.wait_idle(10) and len(inbox.messages) == 1 and logins == [(b"alerts", b"s3cret-pass")]
+    finally:
+        server.stop()
+
+
+def test_plain_smtp_is_only_for_loopback():
+    with pytest.raises(ValueError, match="TL_OTEL_SMTP_TLS=none is only accepted for a loopback SMTP host"):
+        EmailChannel("smtp.example.com", 25, "a@x.test", ["b@x.test"], tls="none")
+
+
+def test_a_subject_with_cr_lf_is_still_delivered_on_one_line():
+    inbox = Inbox()
+    server = smtp_server(inbox)
+    try:
+        channel = EmailChannel("localhost", server.port, "a@x.test", ["b@x.test"], tls="none")
+        channel.send(Notification("[FIRING] slow route /x\r\nBcc: victim@example.com\x00", "body"))
+        assert channel.wait_idle(10)
+        [(_, recipients, content)] = inbox.messages
+        assert recipients == ["b@x.test"] and "\nBcc:" not in content
+        assert "Subject: [FIRING] slow route /x Bcc: victim@example.com\n" in content.replace("\r\n", "\n")
+    finally:
+        server.stop()
+
+
+def test_slack_over_https_verifies_against_a_ca_file(certificate):
+    import ssl
+
+    key, cert = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    hook = WebhookReceiver(tls_context=context)
+    try:
+        trusted = SlackChannel(hook.url, ca_file=str(cert), min_interval=0)
+        trusted.send(ALERT)
+        assert trusted.wait_idle(10) and len(hook.texts) == 1
+        untrusted = SlackChannel(hook.url, min_interval=0, attempts=1)
+        untrusted.send(ALERT)
+        assert untrusted.wait_idle(10)
+        assert untrusted.stats.failed == 1 and "SSL" in (untrusted.stats.last_error or "")
+        assert len(hook.texts) == 1
+    finally:
+        hook.stop()
+
+
 def test_partial_recipient_refusal_is_reported_and_the_rest_delivered():
     inbox = Inbox()
     server = smtp_server(inbox)
@@ -137,8 +204,13 @@ def test_slack_429_waits_retry_after_and_delivers(webhook):
     assert second - first >= 2.0 and channel.stats.sent == 1 and channel.stats.failed == 0
 
 
-def test_slack_500_retried_then_hang_times_out_without_leaking_the_url(webhook, capsys):
+def test_slack_500_retried_then_hang_times_out_without_leaking_the_url(webhook, capsys, monkeypatch):
     import logging
+
+    from tl_otel.alerting import channels
+    from tl_otel.self_log import RateLimitedLog
+
+    monkeypatch.setattr(channels, "_rate_limited", RateLimitedLog())  # earlier tests' warnings hold this one back
 
     messages: list[str] = []
     handler = logging.Handler()

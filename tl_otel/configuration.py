@@ -16,10 +16,10 @@ from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
-from tl_otel import process_hooks
+from tl_otel import process_hooks, span_guards
 from tl_otel.exporter_selection import load_exporters, selected_exporters
 from tl_otel.logging_bridge import OTelLogHandler, install
 from tl_otel.pipeline.destination import Destination
@@ -78,10 +78,12 @@ def _destinations(signal: str, exporters: list[tuple[str, Any]], capacity: int) 
 
 
 def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, Any]], redactor: Redactor):
-    provider = TracerProvider(resource=resource, sampler=_sampler(settings), shutdown_on_exit=False)
+    limits = SpanLimits(max_attribute_length=settings.attribute_value_length_limit)
+    provider = TracerProvider(resource=resource, sampler=_sampler(settings), shutdown_on_exit=False,
+                              span_limits=limits)
     fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
                     settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay,
-                    prepare=redactor.redact_span if redactor.enabled else None)
+                    prepare=redactor.redact_span)
     provider.add_span_processor(FanoutSpanProcessor(fanout, settings.shutdown_timeout))
     trace.set_tracer_provider(provider)
     return provider, fanout
@@ -91,7 +93,7 @@ def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     fanout = Fanout("logs", _destinations("logs", exporters, settings.log_queue_size),
                     settings.log_queue_size, settings.log_batch_size, settings.log_schedule_delay,
-                    prepare=redactor.redact_log if redactor.enabled else None)
+                    prepare=redactor.redact_log)
     provider.add_log_record_processor(FanoutLogRecordProcessor(fanout, settings.shutdown_timeout))
     _logs.set_logger_provider(provider)
     handler = None
@@ -205,6 +207,7 @@ def _build(settings: Settings) -> Runtime:
     # Installed first: from here on tl-otel's own log lines and every item are redacted.
     redactor = redaction.from_settings(settings, _configured_secrets(settings))
     redaction.install(redactor)
+    span_guards.install()
     resource = build_resource(settings, redactor)
     loaded = {}
     problems: list[str] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 
 class WebhookReceiver:
-    def __init__(self, hang_s: float = 30.0) -> None:
+    def __init__(self, hang_s: float = 30.0, tls_context: Any = None) -> None:
         self.received: list[tuple[float, bytes]] = []
         self.answers: list[tuple[int, dict[str, str]]] = []  # used in order, then `default`
         self.default: tuple[int, dict[str, str]] = (200, {})
@@ -37,8 +37,12 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        scheme, host = "http", "127.0.0.1"
+        if tls_context is not None:  # HTTPS with the caller's certificate (issued for "localhost")
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
+            scheme, host = "https", "localhost"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secretpath"
+        self.url = f"{scheme}://{host}:{self.server.server_address[1]}/services/T000/B000/secretpath"
 
     @property
     def texts(self) -> list[str]:

@@ -132,6 +132,13 @@ class Destination:
         try:
             result = self.exporter.export(batch)
         except Exception as exc:
+            if len(batch) > 1:
+                # An exporter that raises (rather than reporting a failed export) usually met one item it
+                # cannot encode: halve the batch until that item is alone, so it costs only itself.
+                middle = len(batch) // 2
+                self._export(batch[:middle])
+                self._export(batch[middle:])
+                return
             result = exc
         if _succeeded(result):
             self.stats.exported += len(batch)

@@ -8,9 +8,9 @@ query string or a ``key=value`` text, where they are what Scout and Rails filter
 from __future__ import annotations
 
 # Attribute / log-field / header names (normalised: lowercase, '-' -> '_'). A name matches when the whole
-# name, its last segment or its last two segments (split on '.', '_' and '-') are listed: so
-# ``db_password``, ``app.user.password``, ``stripe_secret_key`` and ``http.request.header.x_api_key`` match,
-# ``tokens_used`` does not.
+# name, its last dotted segment, or that segment's last one or two words are listed: so ``db_password``,
+# ``app.user.password``, ``stripe_secret_key`` and ``http.request.header.x_api_key`` match; ``tokens_used``
+# and ``session.id`` do not.
 KEY_NAMES: frozenset[str] = frozenset({
     "password", "passwd", "pwd", "mysql_pwd", "secret", "secret_key", "client_secret", "token", "auth_token",
     "access_token", "refresh_token", "id_token", "api_key", "apikey", "x_api_key", "auth", "authorization",
@@ -22,11 +22,13 @@ KEY_NAMES: frozenset[str] = frozenset({
 })
 
 # Query-string and ``key=value`` text keys (matched case-insensitively; semconv's list is case-sensitive,
-# ours is a superset).
+# ours is a superset). A key may carry a prefix (``db_password=``, ``client-secret:``)...
 QUERY_KEYS: frozenset[str] = KEY_NAMES | frozenset({
-    "key", "access", "private", "protected", "card[number]", "x-amz-signature", "x-amz-credential",
-    "x-amz-security-token", "x-goog-signature",
+    "card[number]", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
 })
+# ...except these, too generic to match inside a longer name (``routing_key``, ``cache_key``, ``has_access``):
+# they count only as the whole key (``?key=AIza...``, as Scout and Rails filter them).
+WHOLE_QUERY_KEYS: frozenset[str] = frozenset({"key", "access", "private", "protected", "sig", "auth"})
 
 # Attributes whose value is a database query: literals become '?', parameterized text stays as it is.
 SQL_KEYS: frozenset[str] = frozenset({"db.statement", "db.query.text"})

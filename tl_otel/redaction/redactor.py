@@ -12,14 +12,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tl_otel.redaction.denylists import KEY_NAMES, QUERY_KEYS, SECRET_SHAPES, SHAPE_ANCHORS, SQL_KEYS
+from tl_otel.redaction.denylists import (
+    KEY_NAMES,
+    QUERY_KEYS,
+    SECRET_SHAPES,
+    SHAPE_ANCHORS,
+    SQL_KEYS,
+    WHOLE_QUERY_KEYS,
+)
 
 MARKER = "REDACTED"
 REDACTED_KEYS_ATTRIBUTE = "tl.redacted"
 # A configured secret shorter than this is not searched for in free text: it would erase common words.
 MIN_SECRET_LENGTH = 6
 _MAX_DEPTH = 10
-_SPLIT = re.compile(r"[._-]")
 _VALUE_TAIL = re.compile(r"[^\s&\"',;}#)\]=:]+$")
 _UNCHANGED = "\x00unchanged"
 # A colon that can separate a key from a value (not a URL scheme's, not a port's).
@@ -43,10 +49,12 @@ class Redactor:
         self.enabled = enabled
         extra = {_normalise(k) for k in extra_keys if k.strip()}
         self._key_names = frozenset(extra) if replace_defaults else KEY_NAMES | extra
-        query_keys = extra if replace_defaults else {_normalise(k) for k in QUERY_KEYS} | extra
+        query_keys = extra if replace_defaults else {_normalise(k) for k in QUERY_KEYS - WHOLE_QUERY_KEYS} | extra
+        whole_keys = frozenset() if replace_defaults else WHOLE_QUERY_KEYS
         self._key_cache: dict[str, bool] = {}
         self._secrets = self._secret_variants(secrets)
-        self._exact, self._folded, self._replacements = self._compile(query_keys, extra_patterns, replace_defaults)
+        self._exact, self._folded, self._replacements = self._compile(query_keys, whole_keys, extra_patterns,
+                                                                      replace_defaults)
         # Attribute values repeat (methods, hosts, routes, user agents): a scrubbed value is remembered.
         self._text_cache: dict[str, str] = {}
 
@@ -72,7 +80,8 @@ class Redactor:
                         variants.add(piece)
         return sorted((v for v in variants if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
-    def _compile(self, query_keys: Iterable[str], extra_patterns: Iterable[str], replace_defaults: bool):
+    def _compile(self, query_keys: Iterable[str], whole_keys: Iterable[str], extra_patterns: Iterable[str],
+                 replace_defaults: bool):
         """Two patterns, both searched once per string: ``key=value`` pairs and URL userinfo are matched
         on the lowercased text with a case-sensitive pattern (several times faster than IGNORECASE in
         ``re``); secret shapes, configured secrets and user patterns on the original text."""
@@ -93,12 +102,15 @@ class Redactor:
             self._anchors = None
         exact_pattern = re.compile("|".join(f"({alt})" for alt in exact)) if exact else None
         folded = [r"://[^/\s@?#]+@"]
+        value = r"[\"']?\s*[=:]\s*[\"']?(?!redacted\b)(?:(?:bearer|basic|digest|token)\s+)?[^\s&\"',;}#)\]]+"
+        # key=value, key: value, "key": "value"; most names may carry a prefix (db_password, client-secret),
+        # and an auth scheme before the value is kept (Authorization: Bearer REDACTED).
         if query_keys:
             keys = "|".join(re.escape(k).replace("_", "[_-]") for k in sorted(query_keys, key=len, reverse=True))
-            # key=value, key: value, "key": "value"; the name may carry a prefix (db_password, client-secret)
-            # and an auth scheme before the value is kept (Authorization: Bearer REDACTED).
-            folded.append(rf"(?<![a-z0-9])(?:{keys})[\"']?\s*[=:]\s*[\"']?(?!redacted\b)"
-                          r"(?:(?:bearer|basic|digest|token)\s+)?[^\s&\"',;}#)\]]+")
+            folded.append(rf"(?<![a-z0-9])(?:{keys}){value}")
+        if whole_keys:
+            keys = "|".join(re.escape(k) for k in sorted(whole_keys, key=len, reverse=True))
+            folded.append(rf"(?<![a-z0-9_.-])(?:{keys}){value}")
         folded_pattern = re.compile("|".join(folded))
         return exact_pattern, folded_pattern, replacements
 
@@ -108,10 +120,14 @@ class Redactor:
         if cached is not None:
             return cached
         name = _normalise(key)
-        parts = [p for p in _SPLIT.split(name) if p]
+        # The last dotted segment is the field's own name (``http.request.header.x_api_key`` ->
+        # ``x_api_key``); within it, the last word or two (``db_password``, ``stripe_secret_key``). Dotted
+        # namespaces are not joined: ``session.id`` is an identifier, ``session_id`` a credential.
+        tail = name.rsplit(".", 1)[-1]
+        words = [w for w in tail.split("_") if w]
         names = self._key_names
-        decision = (name in names or (bool(parts) and parts[-1] in names)
-                    or (len(parts) > 1 and "_".join(parts[-2:]) in names))
+        decision = (name in names or tail in names or (bool(words) and words[-1] in names)
+                    or (len(words) > 1 and "_".join(words[-2:]) in names))
         if len(self._key_cache) < 4096:
             self._key_cache[key] = decision
         return decision
@@ -156,8 +172,10 @@ class Redactor:
     def scrub_text(self, text: str) -> str:
         """``text`` with every secret shape, configured secret, userinfo and sensitive ``key=value`` value
         replaced. Returns the same object when nothing matched (the common case, and the cheap one)."""
-        if not self.enabled or not text:
+        if not text:
             return text
+        if not self.enabled:
+            return text if text.isascii() else _encodable(text)
         cache = self._text_cache
         cached = cache.get(text)
         if cached is not None:
@@ -166,6 +184,8 @@ class Redactor:
         if self._exact is not None and self._may_match_exact(result) and self._exact.search(result) is not None:
             result = self._exact.sub(self._substitute, result)
         result = self._scrub_folded(result)
+        if not result.isascii():
+            result = _encodable(result)
         if len(text) <= 512:
             if len(cache) >= 8192:
                 cache.clear()
@@ -188,7 +208,7 @@ class Redactor:
         if isinstance(value, Mapping):
             changed, out = False, {}
             for k, v in value.items():
-                if isinstance(k, str) and self.is_sensitive_key(k):
+                if self.enabled and isinstance(k, str) and self.is_sensitive_key(k):
                     out[k] = MARKER
                     changed = True
                     continue
@@ -203,23 +223,25 @@ class Redactor:
 
         Written for the common case (every key and most values seen before): two dictionary look-ups per
         attribute before anything else."""
-        if not attributes or not self.enabled:
+        if not attributes:
             return {}, []
         changes: dict[str, Any] = {}
-        key_cache, text_cache, unchanged = self._key_cache, self._text_cache, _UNCHANGED
+        key_cache, text_cache, unchanged, enabled = self._key_cache, self._text_cache, _UNCHANGED, self.enabled
+        sql_keys = SQL_KEYS if enabled else frozenset()
         for key, value in attributes.items():
             sensitive = key_cache.get(key)
             if sensitive is None:
                 sensitive = self.is_sensitive_key(key)
+            sensitive = sensitive and enabled
             if sensitive:
                 if value != MARKER and key != REDACTED_KEYS_ATTRIBUTE:
                     changes[key] = _marker_like(value)
                 continue
             kind = type(value)
             if kind is str:
-                if text_cache.get(value) is unchanged and key not in SQL_KEYS:
+                if text_cache.get(value) is unchanged and key not in sql_keys:
                     continue
-                new = self.scrub_sql(value) if key in SQL_KEYS else self.scrub_text(value)
+                new = self.scrub_sql(value) if key in sql_keys else self.scrub_text(value)
             elif kind is int or kind is float or kind is bool:
                 continue
             else:
@@ -268,6 +290,16 @@ class Redactor:
     def redact_resource_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         changes, _ = self.redact_attributes(attributes)
         return {**attributes, **changes}
+
+
+def _encodable(text: str) -> str:
+    """Lone surrogates (from ``surrogateescape`` decoding or broken input) make UTF-8 encoders raise - the
+    OTLP exporter loses the whole batch. They become U+FFFD, as the JSON lines writer writes them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
 
 
 def _marker_like(value: Any) -> Any:

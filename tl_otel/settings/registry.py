@@ -171,6 +171,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("json_max_value_length", IntRange(64, 10_000_000), 16384,
             "Longest string value written in a JSON line; longer ones are cut and marked.",
             ("TL_OTEL_JSON_MAX_VALUE_LENGTH",), group="logs"),
+    Setting("attribute_value_length_limit", IntRange(64, 100_000_000), 16384,
+            "Longest string kept in a span or event attribute; longer ones are cut by the SDK (the SDK alone "
+            "keeps a 5 MB attribute whole, and every exporter then carries it).",
+            ("TL_OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+             "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"), group="pipeline"),
     Setting("asgi_message_spans", parse_bool, False,
             "Keep the per-message `http send`/`http receive` spans of the ASGI instrumentation "
             "(off: they are not created, which saves several microseconds per request).",
