@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import alerting_cost, json_logs, posthog_delivery, request_path, scout_translation, span_cost
+from benchmarks import (
+    alerting_cost,
+    json_logs,
+    posthog_delivery,
+    redaction_cost,
+    request_path,
+    scout_translation,
+    span_cost,
+)
 
 
 def main() -> None:
-    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "alerts"}
+    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "alerts", "redaction"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
@@ -20,6 +28,8 @@ def main() -> None:
         scout_translation.run()
     if "alerts" in which:
         alerting_cost.run()
+    if "redaction" in which:
+        redaction_cost.run()
     if "requests" in which:
         request_path.run()
 

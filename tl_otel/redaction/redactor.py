@@ -28,7 +28,7 @@ MIN_SECRET_LENGTH = 6
 _MAX_DEPTH = 10
 _VALUE_TAIL = re.compile(r"[^\s&\"',;}#)\]=:]+$")
 _UNCHANGED = "\x00unchanged"
-# A colon that can separate a key from a value (not a URL scheme's, not a port's).
+# A colon that can separate a key from a value (not a URL scheme's).
 _COLON_PAIR = re.compile(r"[A-Za-z\"'\]]\s*:(?!//)")
 _SQL_LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.:?@])-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b(?![\w.])")
 
@@ -57,6 +57,7 @@ class Redactor:
                                                                       replace_defaults)
         # Attribute values repeat (methods, hosts, routes, user agents): a scrubbed value is remembered.
         self._text_cache: dict[str, str] = {}
+        self._sql_cache: dict[str, str] = {}  # ORM statements repeat: parameterized text, a handful of shapes
 
     # -- construction ------------------------------------------------------------------------
     @staticmethod
@@ -147,6 +148,7 @@ class Redactor:
         return False
 
     def _scrub_folded(self, text: str) -> str:
+        # Cheap test first: userinfo needs '@', a pair needs '=' or a colon that is not a URL scheme's.
         if "=" not in text and "@" not in text and (":" not in text or not _COLON_PAIR.search(text)):
             return text
         folded = text.lower()
@@ -193,7 +195,15 @@ class Redactor:
         return text if result == text else result
 
     def scrub_sql(self, text: str) -> str:
-        return self.scrub_text(_SQL_LITERAL.sub("?", text))
+        cached = self._sql_cache.get(text)
+        if cached is not None:
+            return cached
+        result = self.scrub_text(_SQL_LITERAL.sub("?", text))
+        if len(text) <= 4096:
+            if len(self._sql_cache) >= 2048:
+                self._sql_cache.clear()
+            self._sql_cache[text] = result
+        return result
 
     def scrub_value(self, value: Any, depth: int = 0) -> Any:
         if type(value) is str:
@@ -228,7 +238,10 @@ class Redactor:
         changes: dict[str, Any] = {}
         key_cache, text_cache, unchanged, enabled = self._key_cache, self._text_cache, _UNCHANGED, self.enabled
         sql_keys = SQL_KEYS if enabled else frozenset()
-        for key, value in attributes.items():
+        # BoundedAttributes is a MutableMapping whose items() iterates in Python; its dict does not.
+        inner = getattr(attributes, "_dict", None)
+        items = inner.items() if isinstance(inner, dict) else attributes.items()
+        for key, value in items:
             sensitive = key_cache.get(key)
             if sensitive is None:
                 sensitive = self.is_sensitive_key(key)
@@ -244,6 +257,8 @@ class Redactor:
                 new = self.scrub_sql(value) if key in sql_keys else self.scrub_text(value)
             elif kind is int or kind is float or kind is bool:
                 continue
+            elif kind is tuple and all(type(v) is str and text_cache.get(v) is unchanged for v in value):
+                continue  # captured headers: a tuple of strings seen before
             else:
                 new = self.scrub_value(value)
             if new is not value and new != value:
