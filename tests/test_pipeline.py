@@ -97,24 +97,43 @@ def test_fanout_queue_overflow_is_counted():
     assert len(exporter.get_finished_spans()) == 10
 
 
-def test_exporter_exceptions_are_counted_and_do_not_stop_the_worker():
-    class Flaky(InMemorySpanExporter):
+def test_an_exporter_that_always_raises_is_counted_without_one_call_per_item():
+    class Broken(InMemorySpanExporter):
         calls = 0
 
         def export(self, spans):
             self.calls += 1
-            if self.calls == 1:
-                raise RuntimeError("backend exploded")
+            raise RuntimeError("backend exploded")
+
+    broken = Broken()
+    provider, fanout, [destination] = pipeline(broken, batch=64, delay=60)
+    emit(provider, 64)
+    fanout.force_flush(Deadline(5))
+    assert destination.stats.failed == 64 and destination.stats.by_reason == {"RuntimeError": 64}
+    assert broken.calls == 3  # the batch, then its two halves: both raise, so splitting stops
+    emit(provider, 5)
+    fanout.force_flush(Deadline(5))
+    assert destination.stats.failed == 69  # the worker is still running
+
+
+def test_a_poison_item_costs_only_itself():
+    class Picky(InMemorySpanExporter):
+        calls = 0
+
+        def export(self, spans):
+            self.calls += 1
+            if any(span.name == "span-37" for span in spans):
+                raise TypeError("cannot encode this one")
             return super().export(spans)
 
-    flaky = Flaky()
-    provider, fanout, [destination] = pipeline(flaky, batch=5, delay=60)
-    emit(provider, 5)
+    picky = Picky()
+    provider, fanout, [destination] = pipeline(picky, batch=64, delay=60)
+    emit(provider, 64)
     fanout.force_flush(Deadline(5))
-    emit(provider, 5)
-    fanout.force_flush(Deadline(5))
-    assert destination.stats.failed == 5 and destination.stats.by_reason == {"RuntimeError": 5}
-    assert destination.stats.exported == 5
+    exported = [span.name for span in picky.get_finished_spans()]
+    assert len(exported) == 63 and "span-37" not in exported
+    assert destination.stats.failed == 1 and destination.stats.by_reason == {"TypeError": 1}
+    assert picky.calls <= 1 + 2 * 6  # log2(64) levels of two calls
 
 
 def test_unsampled_local_roots_reach_processors_that_ask_for_them_but_no_exporter():

@@ -128,18 +128,35 @@ class Destination:
         finally:
             detach(token)
 
-    def _export(self, batch: Sequence[Any]) -> None:
+    def _attempt(self, batch: Sequence[Any]) -> Any:
         try:
-            result = self.exporter.export(batch)
+            return self.exporter.export(batch)
         except Exception as exc:
-            if len(batch) > 1:
-                # An exporter that raises (rather than reporting a failed export) usually met one item it
-                # cannot encode: halve the batch until that item is alone, so it costs only itself.
-                middle = len(batch) // 2
-                self._export(batch[:middle])
-                self._export(batch[middle:])
-                return
-            result = exc
+            return exc
+
+    def _export(self, batch: Sequence[Any]) -> None:
+        outcome = self._attempt(batch)
+        if isinstance(outcome, Exception) and len(batch) > 1:
+            self._isolate(batch)
+        else:
+            self._record(batch, outcome)
+
+    def _isolate(self, batch: Sequence[Any]) -> None:
+        """An exporter that raises (rather than reporting a failed export) has usually met one item it cannot
+        encode: halve the batch until that item is alone, so it costs only itself. When both halves raise,
+        the fault is not one item (a backend down, an exporter bug): splitting stops there, so a failing
+        exporter costs at most two extra calls per level, never one call per item."""
+        middle = len(batch) // 2
+        halves = (batch[:middle], batch[middle:])
+        outcomes = [self._attempt(half) for half in halves]
+        raised = [isinstance(outcome, Exception) for outcome in outcomes]
+        for half, outcome, failed in zip(halves, outcomes, raised, strict=True):
+            if failed and not all(raised) and len(half) > 1:
+                self._isolate(half)
+            else:
+                self._record(half, outcome)
+
+    def _record(self, batch: Sequence[Any], result: Any) -> None:
         if _succeeded(result):
             self.stats.exported += len(batch)
             self.stats.last_success = time.time()
