@@ -7,6 +7,7 @@ import sys
 
 from benchmarks import (
     alerting_cost,
+    hung_backends_rss,
     json_logs,
     posthog_delivery,
     redaction_cost,
@@ -30,6 +31,8 @@ def main() -> None:
         alerting_cost.run()
     if "redaction" in which:
         redaction_cost.run()
+    if "rss" in which:  # ten minutes by default: only when asked for
+        hung_backends_rss.run()
     if "requests" in which:
         request_path.run()
 
