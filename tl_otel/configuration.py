@@ -27,7 +27,7 @@ from tl_otel.pipeline.fanout import Fanout
 from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
 from tl_otel.redaction import Redactor
 from tl_otel.redaction import redactor as redaction
-from tl_otel.resource import build_resource
+from tl_otel.resource import build_resource, refresh_process_pid
 from tl_otel.runtime import Runtime
 from tl_otel.sampling import LocalRootRecordingSampler
 from tl_otel.self_log import logger
@@ -209,6 +209,7 @@ def _build(settings: Settings) -> Runtime:
     redaction.install(redactor)
     span_guards.install()
     resource = build_resource(settings, redactor)
+    os.register_at_fork(after_in_child=lambda: refresh_process_pid(resource))
     loaded = {}
     problems: list[str] = []
     for signal in ("traces", "logs", "metrics"):

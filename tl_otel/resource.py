@@ -20,6 +20,15 @@ def distro_version() -> str:
         return "unknown"
 
 
+def refresh_process_pid(resource: Resource) -> None:
+    """In a forked child, make the inherited resource name this process: every provider, tracer and logger
+    holds the same object, and the fork gave the child its own copy of it. Its attributes are frozen
+    through the public API, so the bounded mapping's dictionary is written directly."""
+    attributes = getattr(resource.attributes, "_dict", None)
+    if isinstance(attributes, dict) and "process.pid" in attributes:
+        attributes["process.pid"] = os.getpid()
+
+
 def build_resource(settings: Any, redactor: Any = None) -> Resource:
     attributes: dict[str, Any] = {
         "telemetry.distro.name": DISTRO_NAME,

@@ -7,6 +7,7 @@ U+FFFD so every line is valid UTF-8."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -88,19 +89,23 @@ def encode_line(fields: dict[str, Any]) -> bytes:
         return _SURROGATES.sub("\ufffd", text).encode("utf-8") + b"\n"
 
 
-_service_names: dict[int, Any] = {}
+_identities: dict[int, tuple[Any, Any]] = {}
+# A forked child keeps the parent's resource object (tl-otel rewrites its process.pid in the child): the
+# cache built in the parent must not answer for it.
+os.register_at_fork(after_in_child=_identities.clear)
 
 
-def service_name(resource: Any) -> Any:
-    """``service.name`` of a resource, looked up once per resource object (every record of a provider
-    shares one; BoundedAttributes lookups go through the Mapping ABC)."""
+def identity(resource: Any) -> tuple[Any, Any]:
+    """``service.name`` and ``process.pid`` of a resource, looked up once per resource object (every record of
+    a provider shares one; BoundedAttributes lookups go through the Mapping ABC)."""
     if resource is None:
-        return None
+        return None, None
     key = id(resource)
     try:
-        return _service_names[key]
+        return _identities[key]
     except KeyError:
-        if len(_service_names) > 64:
-            _service_names.clear()
-        name = _service_names[key] = resource.attributes.get("service.name")
-        return name
+        if len(_identities) > 64:
+            _identities.clear()
+        attributes = resource.attributes
+        found = _identities[key] = (attributes.get("service.name"), attributes.get("process.pid"))
+        return found

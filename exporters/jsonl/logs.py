@@ -16,9 +16,9 @@ from tl_otel.exporters.jsonl.encoder import (
     add_attributes,
     clean_value,
     encode_line,
+    identity,
     level_name,
     rfc3339,
-    service_name,
 )
 
 
@@ -52,7 +52,7 @@ class JsonLogExporter(LineExporter, LogRecordExporter):
         record = data.log_record
         levelno = _levelno(record.severity_number)
         scope = data.instrumentation_scope
-        resource = data.resource
+        service, pid = identity(data.resource)
         fields: dict[str, Any] = {
             "timestamp": rfc3339(record.timestamp or record.observed_timestamp),
             "level": level_name(levelno),
@@ -61,7 +61,8 @@ class JsonLogExporter(LineExporter, LogRecordExporter):
             "message": clean_value(record.body, max_length),
             "trace_id": format(record.trace_id, "032x") if record.trace_id else None,
             "span_id": format(record.span_id, "016x") if record.span_id else None,
-            "service.name": service_name(resource),
+            "service.name": service,
+            "process.pid": pid,
         }
         add_attributes(fields, record.attributes, max_length)
         return levelno, encode_line(fields)

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
-from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339, service_name
+from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, identity, rfc3339
 from tl_otel.span_attributes import of_span
 
 _NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
@@ -58,6 +58,7 @@ class JsonSpanExporter(LineExporter, SpanExporter):
         error = span.status.status_code is StatusCode.ERROR
         level = logging.ERROR if error else logging.INFO
         start, end = span.start_time or 0, span.end_time or 0
+        service, pid = identity(span.resource)
         fields: dict[str, Any] = {
             "timestamp": rfc3339(start),
             "level": "ERROR" if error else "INFO",
@@ -67,7 +68,8 @@ class JsonSpanExporter(LineExporter, SpanExporter):
             "trace_id": format(context.trace_id, "032x") if context else None,
             "span_id": format(context.span_id, "016x") if context else None,
             "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
-            "service.name": service_name(span.resource),
+            "service.name": service,
+            "process.pid": pid,
             "span.kind": _KIND[span.kind],
             "duration_ms": round((end - start) / 1e6, 3) if end and start else None,
             "status": _STATUS[span.status.status_code],
