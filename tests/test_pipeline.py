@@ -169,3 +169,55 @@ def test_a_forked_child_exports_only_its_own_spans():
     assert child_names == "span-0,span-1"  # the parent's three queued spans were not exported twice
     fanout.force_flush(Deadline(5))
     assert sorted(s.name for s in exporter.get_finished_spans()) == ["span-0", "span-1", "span-2"]
+
+
+def test_loss_is_reported_once_when_it_starts_and_once_when_it_stops():
+    import logging
+
+    from tl_otel.pipeline.loss import LossMonitor
+
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("tl_otel").addHandler(handler)
+    counters = {"queue full": 0}
+    try:
+        monitor = LossMonitor("destination traces-posthog", lambda: counters, quiet_after=5.0)
+        for second in range(10):  # ten seconds of loss, polled every second
+            counters["queue full"] += 100
+            monitor.poll(float(second))
+        counters["export failed: HTTPError"] = 7
+        monitor.poll(10.0)
+        monitor.poll(12.0)  # quiet for 2 s: still an episode
+        monitor.poll(15.5)  # quiet for 5.5 s: it ended
+        monitor.poll(30.0)
+    finally:
+        logging.getLogger("tl_otel").removeHandler(handler)
+    assert messages == [
+        "destination traces-posthog: started losing items (queue full 100); tl-otel will say when it stops",
+        "destination traces-posthog: stopped losing items; 1007 lost over 10 s "
+        "(export failed: HTTPError 7, queue full 1000)",
+    ]
+    assert monitor.episodes == 1 and not monitor.losing
+
+
+def test_a_hung_destination_filling_up_warns_once_not_per_batch():
+    import logging
+
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("tl_otel").addHandler(handler)
+    hung = BlockingExporter()
+    try:
+        provider, _, [destination] = pipeline(hung, capacity=50, batch=10, delay=0.01)
+        for _ in range(20):
+            emit(provider, 10)
+            time.sleep(0.02)
+        time.sleep(0.6)
+        assert destination.stats.dropped_queue_full > 100
+        started = [m for m in messages if "started losing" in m]
+        assert len(started) == 1 and started[0].startswith("destination d0: started losing items (queue full")
+    finally:
+        hung.release.set()
+        logging.getLogger("tl_otel").removeHandler(handler)

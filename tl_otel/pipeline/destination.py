@@ -17,9 +17,7 @@ from typing import Any, Protocol
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
 from tl_otel.pipeline.deadline import Deadline
-from tl_otel.self_log import RateLimitedLog, logger
-
-_rate_limited = RateLimitedLog()
+from tl_otel.self_log import logger
 
 
 class BatchExporter(Protocol):
@@ -83,6 +81,12 @@ class Destination:
     def queue_depth(self) -> int:
         return self._queued_items
 
+    def loss_counters(self) -> dict[str, int]:
+        """What this destination lost, by reason (the LossMonitor's input)."""
+        counters = {f"export failed: {reason}": count for reason, count in self.stats.by_reason.items()}
+        counters["queue full"] = self.stats.dropped_queue_full
+        return counters
+
     def offer(self, batch: Sequence[Any]) -> None:
         if self.accepts is not None:
             batch = [item for item in batch if self.accepts(item)]
@@ -93,19 +97,11 @@ class Destination:
                 self.stats.dropped_after_shutdown += len(batch)
                 return
             if self._queued_items + len(batch) > self.capacity:
-                self.stats.dropped_queue_full += len(batch)
-                full = True
-            else:
-                self._batches.append(batch)
-                self._queued_items += len(batch)
-                self._cond.notify()
-                full = False
-        if full:
-            _rate_limited.warning(
-                f"queue-full-{self.name}",
-                "destination %s: queue full (capacity %d), dropping; %d dropped so far",
-                self.name, self.capacity, self.stats.dropped_queue_full,
-            )
+                self.stats.dropped_queue_full += len(batch)  # reported by the dispatcher's LossMonitor
+                return
+            self._batches.append(batch)
+            self._queued_items += len(batch)
+            self._cond.notify()
 
     def _run(self) -> None:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
@@ -165,10 +161,6 @@ class Destination:
         reason = type(result).__name__ if isinstance(result, Exception) else "export_failed"
         self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + len(batch)
         self.stats.last_error = f"{reason} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-        _rate_limited.warning(
-            f"export-failed-{self.name}",
-            "destination %s: export of %d items failed (%s)", self.name, len(batch), reason,
-        )
 
     def flush(self, deadline: Deadline) -> bool:
         """Wait until everything queued so far was exported, or the deadline passes."""

@@ -6,8 +6,10 @@ batches; destinations export on their own threads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -15,9 +17,7 @@ from typing import Any
 
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
-from tl_otel.self_log import RateLimitedLog
-
-_rate_limited = RateLimitedLog()
+from tl_otel.pipeline.loss import LossMonitor
 
 
 class Fanout:
@@ -43,6 +43,9 @@ class Fanout:
         self.dropped_after_shutdown = 0
         self.accepted = 0
         self._shut_down = False
+        self._next_loss_poll = 0.0
+        self.loss_monitors = [LossMonitor(f"{name} queue (capacity {capacity})", self._loss_counters)]
+        self.loss_monitors += [LossMonitor(f"destination {d.name}", d.loss_counters) for d in self.destinations]
         self._init_state()
         weak = weakref.WeakMethod(self._init_state)
         os.register_at_fork(after_in_child=lambda: (method := weak()) and method())
@@ -72,13 +75,9 @@ class Fanout:
             self._wake.set()
 
     def _count_drop(self) -> None:
+        # Counted only: the dispatcher's LossMonitor says when loss starts and stops, off this thread.
         with self._drop_lock:
             self.dropped += 1
-        _rate_limited.warning(
-            f"fanout-full-{self.name}",
-            "%s queue full (capacity %d): dropping; %d dropped so far",
-            self.name, self.capacity, self.dropped,
-        )
 
     # -- dispatcher ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -86,6 +85,19 @@ class Fanout:
             self._wake.wait(self.schedule_delay)
             self._wake.clear()
             self._dispatch()
+            self._poll_losses()
+
+    def _loss_counters(self) -> dict[str, int]:
+        return {"queue full": self.dropped, "could not be redacted": self.dropped_unprepared}
+
+    def _poll_losses(self) -> None:
+        now = time.monotonic()
+        if now < self._next_loss_poll:
+            return
+        self._next_loss_poll = now + 0.5
+        for monitor in self.loss_monitors:
+            with contextlib.suppress(Exception):  # a diagnostic must never stop the dispatcher
+                monitor.poll(now)
 
     def _dispatch(self) -> None:
         with self._dispatch_lock:
@@ -105,12 +117,9 @@ class Fanout:
         for item in batch:
             try:
                 prepare(item)
-            except Exception as exc:
+            except Exception:
                 # An item that could not be redacted is not sent unredacted: it alone is lost, and counted.
                 self.dropped_unprepared += 1
-                _rate_limited.warning(f"prepare-failed-{self.name}",
-                                      "%s: an item could not be redacted (%s) and was dropped; %d so far",
-                                      self.name, type(exc).__name__, self.dropped_unprepared)
                 continue
             kept.append(item)
         return kept
