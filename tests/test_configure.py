@@ -171,3 +171,31 @@ def test_health_reports_each_destination_and_shutdown_summarises_losses(python, 
     assert health["logs"]["destinations"]["logs-json"]["exported"] == 1
     assert "phc_health_key" not in ran.stdout + ran.stderr
     assert "telemetry not delivered during this process's life: traces-posthog: 1 not delivered" in ran.stderr
+
+
+def test_self_telemetry_is_exported_as_otel_sdk_metrics(python):
+    ran = python("""
+        import logging, tl_otel
+        from opentelemetry import trace
+        tl_otel.configure(service_name="svc", instrument=False)
+        for _ in range(3):
+            with trace.get_tracer("t").start_as_current_span("GET /x", kind=trace.SpanKind.SERVER):
+                logging.getLogger("app").warning("hello")
+        tl_otel.force_flush(5)
+    """, POSTHOG_API_KEY="phc_selfmetrics_key", POSTHOG_HOST="http://127.0.0.1:9", TL_OTEL_POSTHOG_RETRY_WINDOW="0",
+        TL_OTEL_SHUTDOWN_TIMEOUT="3")
+    assert ran.returncode == 0, ran.stderr
+    points = {}
+    for record in ran.json_lines():
+        if record["type"] == "metric" and record["message"].startswith(("otel.sdk.", "tl_otel.")):
+            key = (record["message"], record["otel.component.name"], record.get("error.type"))
+            points[key] = record["value"]
+    assert points[("otel.sdk.processor.span.processed", "spans", None)] == 3
+    assert points[("otel.sdk.processor.span.queue.capacity", "spans", None)] == 2048
+    assert points[("otel.sdk.exporter.span.exported", "traces-json", None)] == 3
+    assert points[("otel.sdk.exporter.span.exported", "traces-posthog", None)] == 0
+    assert points[("otel.sdk.exporter.span.exported", "traces-posthog", "export_failed")] == 3
+    assert points[("otel.sdk.exporter.log.exported", "logs-json", None)] == 3
+    assert points[("otel.sdk.exporter.span.inflight", "traces-json", None)] == 0
+    assert ("tl_otel.exporter.retries", "traces-posthog", None) in points
+    assert "phc_selfmetrics_key" not in ran.stdout + ran.stderr

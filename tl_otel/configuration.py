@@ -235,6 +235,10 @@ def _build(settings: Settings) -> Runtime:
         exporters={signal: [name for name, _ in items] for signal, items in loaded.items()},
         exporter_objects={signal: dict(items) for signal, items in loaded.items()},
     )
+    if settings.self_metrics:
+        from tl_otel import self_metrics
+
+        self_metrics.register(meter_provider, runtime)
     process_hooks.install_atexit(runtime.shutdown)
     if settings.handle_sigterm:
         process_hooks.install_sigterm(runtime.shutdown)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tl_otel.self_metrics import retries
+
 
 def _exporter_details(exporter: Any) -> dict[str, Any]:
     """Counters an exporter keeps about its backend (PostHog delivery, Scout client and assembly)."""
@@ -27,6 +29,7 @@ def report(runtime: Any) -> dict[str, Any]:
         for destination in fanout.destinations:
             entry = dataclasses.asdict(destination.stats)
             entry["queue_depth"] = destination.queue_depth
+            entry["retried"] = retries(destination)
             entry["queue_capacity"] = destination.capacity
             entry.update(_exporter_details(destination.exporter))
             destinations[destination.name] = entry

@@ -196,6 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Use only TL_OTEL_REDACT_KEYS / TL_OTEL_REDACT_PATTERNS instead of adding them to the built-in "
             "lists (URL userinfo and the configured secrets are always redacted).",
             ("TL_OTEL_REDACT_REPLACE_DEFAULTS",), group="redaction"),
+    Setting("self_metrics", parse_bool, True,
+            "Export tl-otel's own queue, export and loss counters as `otel.sdk.*` metrics (docs/operations.md).",
+            ("TL_OTEL_SELF_METRICS",), group="lifecycle"),
     # --- lifecycle ------------------------------------------------------------------------
     Setting("shutdown_timeout", Seconds(0.1, 300.0), 10.0,
             "One deadline shared by every provider, pipeline and exporter at shutdown or flush.",
