@@ -183,7 +183,7 @@ def test_self_telemetry_is_exported_as_otel_sdk_metrics(python):
                 logging.getLogger("app").warning("hello")
         tl_otel.force_flush(5)
     """, POSTHOG_API_KEY="phc_selfmetrics_key", POSTHOG_HOST="http://127.0.0.1:9", TL_OTEL_POSTHOG_RETRY_WINDOW="0",
-        TL_OTEL_SHUTDOWN_TIMEOUT="3")
+        TL_OTEL_SHUTDOWN_TIMEOUT="3", TL_OTEL_JSON_SELF_METRICS="true")
     assert ran.returncode == 0, ran.stderr
     points = {}
     for record in ran.json_lines():

@@ -37,13 +37,16 @@ def _point_fields(data: Any, point: Any) -> dict[str, Any]:
 
 
 class JsonMetricExporter(MetricExporter):
-    def __init__(self, options: JsonLinesOptions | None = None) -> None:
+    def __init__(self, options: JsonLinesOptions | None = None, self_metrics: bool = False) -> None:
         super().__init__()
         self.options = options or JsonLinesOptions.from_environment()
+        # tl-otel's own otel.sdk.* metrics are a score of lines per interval: on stdout only when asked for
+        # (health() and the shutdown summary line say the same); OTLP metric exporters always get them.
+        self.self_metrics = self_metrics
 
     @classmethod
     def from_settings(cls, settings: Any) -> JsonMetricExporter:
-        return cls(JsonLinesOptions.from_settings(settings))
+        return cls(JsonLinesOptions.from_settings(settings), settings.json_self_metrics)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         max_length = self.options.max_value_length
@@ -51,6 +54,8 @@ class JsonMetricExporter(MetricExporter):
         for resource_metrics in metrics_data.resource_metrics:
             service = resource_metrics.resource.attributes.get("service.name")
             for scope_metrics in resource_metrics.scope_metrics:
+                if scope_metrics.scope.name == "tl_otel" and not self.self_metrics:
+                    continue
                 for metric in scope_metrics.metrics:
                     for point in metric.data.data_points:
                         try:

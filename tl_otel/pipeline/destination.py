@@ -186,6 +186,10 @@ class Destination:
             undelivered = self._queued_items
             self._cond.notify_all()
         if undelivered:
+            # Counted with the other losses, so delivered + lost = produced holds in health() and the
+            # shutdown summary line.
+            self.stats.failed += undelivered
+            self.stats.by_reason["shutdown_deadline"] = self.stats.by_reason.get("shutdown_deadline", 0) + undelivered
             logger.warning("destination %s: %d items undelivered at shutdown (deadline reached)",
                            self.name, undelivered)
         finished = deadline.run_bounded(f"{self.name}-shutdown", self.exporter.shutdown)

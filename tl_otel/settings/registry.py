@@ -199,6 +199,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("self_metrics", parse_bool, True,
             "Export tl-otel's own queue, export and loss counters as `otel.sdk.*` metrics (docs/operations.md).",
             ("TL_OTEL_SELF_METRICS",), group="lifecycle"),
+    Setting("json_self_metrics", parse_bool, False,
+            "Also write tl-otel's own metrics as JSON lines (off: they go to OTLP metric exporters only).",
+            ("TL_OTEL_JSON_SELF_METRICS",), group="lifecycle"),
     # --- lifecycle ------------------------------------------------------------------------
     Setting("shutdown_timeout", Seconds(0.1, 300.0), 10.0,
             "One deadline shared by every provider, pipeline and exporter at shutdown or flush.",
