@@ -184,13 +184,21 @@ class Destination:
             self._shut_down = True
             self._stopping = True
             undelivered = self._queued_items
+            in_flight = min(self._in_flight, undelivered)
             self._cond.notify_all()
         if undelivered:
-            # Counted with the other losses, so delivered + lost = produced holds in health() and the
-            # shutdown summary line.
+            # Counted with the other losses, so delivered + lost = produced holds in health() and the summary
+            # line. Items in an export that had not returned may still have reached the backend: they are
+            # counted apart ("unconfirmed"), the rest were never sent.
+            reasons = self.stats.by_reason
             self.stats.failed += undelivered
-            self.stats.by_reason["shutdown_deadline"] = self.stats.by_reason.get("shutdown_deadline", 0) + undelivered
-            logger.warning("destination %s: %d items undelivered at shutdown (deadline reached)",
-                           self.name, undelivered)
+            if undelivered - in_flight:
+                reasons["never_sent_shutdown_deadline"] = reasons.get("never_sent_shutdown_deadline", 0) + (
+                    undelivered - in_flight)
+            if in_flight:
+                reasons["unconfirmed_in_flight_at_shutdown"] = reasons.get("unconfirmed_in_flight_at_shutdown", 0) + (
+                    in_flight)
+            logger.warning("destination %s: %d items undelivered at shutdown (deadline reached; %d of them were "
+                           "being exported and may have arrived)", self.name, undelivered, in_flight)
         finished = deadline.run_bounded(f"{self.name}-shutdown", self.exporter.shutdown)
         return drained and finished

@@ -20,12 +20,15 @@ from tl_otel.redaction.denylists import (
     SQL_KEYS,
     WHOLE_QUERY_KEYS,
 )
+from tl_otel.safe_values import safe_str, truncate
 
 MARKER = "REDACTED"
 REDACTED_KEYS_ATTRIBUTE = "tl.redacted"
 # A configured secret shorter than this is not searched for in free text: it would erase common words.
 MIN_SECRET_LENGTH = 6
 _MAX_DEPTH = 10
+_MAX_TEXT = 16384
+_PLAIN = frozenset({int, float, bool, bytes, type(None)})
 _VALUE_TAIL = re.compile(r"[^\s&\"',;}#)\]=:]+$")
 _UNCHANGED = "\x00unchanged"
 # A colon that can separate a key from a value (not a URL scheme's).
@@ -206,8 +209,11 @@ class Redactor:
         return result
 
     def scrub_value(self, value: Any, depth: int = 0) -> Any:
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             return self.scrub_text(value)
+        if kind in _PLAIN:
+            return value
         if depth >= _MAX_DEPTH:
             return value
         if isinstance(value, (list, tuple)):
@@ -226,7 +232,9 @@ class Redactor:
                 changed = changed or new is not v
                 out[k] = new
             return out if changed else value
-        return value
+        # Not a value any exporter can encode (the logs API takes any object as a body; an instrumentation can
+        # leave one in an attribute): its safe text, so the item is kept and no exporter fails its batch.
+        return self.scrub_text(truncate(safe_str(value), _MAX_TEXT))
 
     def redact_attributes(self, attributes: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
         """The changed attributes only (``{}`` when nothing changed) and the keys that were touched.
