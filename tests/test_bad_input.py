@@ -52,22 +52,20 @@ def test_bad_input_never_reaches_the_application_and_costs_only_itself(tmp_path)
         assert httpx.get(f"{url}/broken-exception").status_code == 500
         assert httpx.get(f"{url}/fine").json() == {"status": "fine"}
 
-        import os
+        from celery import Celery
 
-        os.environ["BAD_INPUT_BROKER_DIR"] = str(tmp_path / "broker")
-        from tests.apps import bad_input
-
-        bad_input.folder = tmp_path / "broker"
-        bad_input.celery_app.conf.broker_transport_options = {
-            "data_folder_in": str(tmp_path / "broker"), "data_folder_out": str(tmp_path / "broker"),
-            "processed_folder": str(tmp_path / "broker"), "store_processed": False}
+        folder = str(tmp_path / "broker")
+        client = Celery("sender", broker="filesystem://")  # its own: an app caches its broker folder once used
+        client.conf.broker_transport_options = {
+            "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False}
         nested: list = []
         for _ in range(200):
             nested = [nested]
-        bad_input.fine_task.delay(1)
-        bad_input.corpus_task.delay("a\ud800b", float("nan"), float("-inf"), "y" * 1_000_000, nested)
-        bad_input.broken_task.delay()
-        bad_input.fine_task.delay(2)
+        client.send_task("bad_input.fine", args=[1], queue="bad")
+        client.send_task("bad_input.corpus", args=["a\ud800b", float("nan"), float("-inf"), "y" * 1_000_000, nested],
+                         queue="bad")
+        client.send_task("bad_input.broken", queue="bad")
+        client.send_task("bad_input.fine", args=[2], queue="bad")
         assert wait_for(lambda: "fine task 2" in worker.stdout_path.read_text(errors="replace"), 60)
         assert wait_for(lambda: len(posthog.named("api_request")) >= 4
                         and len(posthog.named("worker_task")) >= 4, 30), [e["event"] for e in posthog.events()]

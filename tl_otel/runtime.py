@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-
-from opentelemetry.sdk.resources import Resource
 
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.fanout import Fanout
@@ -34,13 +31,8 @@ class Runtime:
         os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
+        # The resource's process.pid is rewritten by tl_otel.resource.refresh_process_pid.
         self._lock = threading.Lock()
-        pid = Resource({"process.pid": os.getpid()})
-        for provider in (self.tracer_provider, self.logger_provider):
-            update = getattr(provider, "_update_resource", None)
-            if update is not None:
-                with contextlib.suppress(Exception):
-                    update(pid)
 
     def _calls(self, deadline: Deadline, flush: bool) -> dict[str, Any]:
         calls: dict[str, Any] = {}
