@@ -7,7 +7,6 @@ once every queue is full). Usage: ./run bench rss [seconds]."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 from examples.peers.fake_core_agent import FakeCoreAgent
+from examples.peers.hanging import HangingServer
 from examples.processes import REPO
 
 EMITTER = r"""
@@ -39,25 +39,6 @@ while True:
 """
 
 
-def hanging_http_server() -> tuple[socket.socket, str]:
-    """Accepts connections and reads nothing back: every HTTP client waits until its own timeout."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1024)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            held.append(client)
-
-    threading.Thread(target=accept, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.getsockname()[1]}"
-
-
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -67,7 +48,8 @@ def rss_kib(pid: int) -> int:
 
 def run(seconds: float | None = None) -> None:
     seconds = float(seconds or os.environ.get("BENCH_RSS_SECONDS", 600))
-    http_server, url = hanging_http_server()
+    hanging = HangingServer()
+    url = hanging.url
     folder = tempfile.mkdtemp(prefix="tl-otel-rss-")
     agent = FakeCoreAgent(os.path.join(folder, "core-agent.sock"), reply=False)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "TL_OTEL_"))}
@@ -94,7 +76,7 @@ def run(seconds: float | None = None) -> None:
         emitter.kill()
         emitter.wait()
         agent.stop()
-        http_server.close()
+        hanging.stop()
     peak = max(growth for _, growth in samples)
     half = [s for s in samples if s[0] >= seconds / 2] or samples
     slope = (half[-1][1] - half[0][1]) / max(half[-1][0] - half[0][0], 1) * 60

@@ -166,3 +166,87 @@ def test_a_poison_item_costs_only_itself_on_every_exporter(tmp_path):
     assert total - poisoned <= otlp("/i/v1/logs", ExportLogsServiceRequest) <= total  # PostHog logs
     assert total - poisoned <= len(api_requests(capture)) <= total
     assert total - poisoned <= len(agent.requests()) <= total
+
+
+def _p99_latency(url: str, count: int) -> float:
+    import httpx
+
+    latencies = []
+    with httpx.Client() as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            assert client.get(f"{url}/engines/engine-123").status_code == 200
+            latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    return latencies[int(len(latencies) * 0.99) - 1]
+
+
+def test_every_backend_hung_at_once_leaves_latency_and_shutdown_alone(tmp_path):
+    import subprocess
+
+    from examples.peers.hanging import HangingServer
+    from examples.peers.webhook import WebhookReceiver
+    from examples.processes import BIN, free_port, wait_http
+
+    def serve(env: dict[str, str], name: str, hung_stdout: bool):
+        port = free_port()
+        log_dir = tmp_path / f"{name}-logs"
+        log_dir.mkdir()
+        stderr = (log_dir / "stderr").open("wb")
+        # A hung stdout: a pipe nobody reads (the JSON lines destination blocks once the pipe is full).
+        stdout = subprocess.PIPE if hung_stdout else (log_dir / "stdout").open("wb")
+        command = [str(BIN / "opentelemetry-instrument"), str(BIN / "uvicorn"), "examples.engine.api:app",
+                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        popen = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+        return popen, f"http://127.0.0.1:{port}", log_dir
+
+    common = dict(OTEL_SERVICE_NAME="tl-engine-api", TL_OTEL_SHUTDOWN_TIMEOUT="3", SCOUT_KEY="hung-test-key",
+                  SCOUT_CORE_AGENT_LAUNCH="false", TL_OTEL_ALERT_EVAL_INTERVAL_S="0.2", TL_OTEL_ALERT_FOR_S="0",
+                  TL_OTEL_ALERT_MIN_REQUESTS="1", TL_OTEL_ALERT_LATENCY_MS="1", TL_OTEL_ALERT_WINDOW_S="2",
+                  TL_OTEL_ALERT_DISK_MIN_FREE="1b", OTEL_TRACES_EXPORTER="json,posthog,scout,otlp",
+                  OTEL_LOGS_EXPORTER="json,posthog,otlp")
+    # Healthy peers first, then every one of them hung, on the same machine one after the other.
+    capture, agent, hook = PostHogCapture(), FakeCoreAgent(str(tmp_path / "ok.sock")), WebhookReceiver()
+    collector = PostHogCapture()
+    healthy_env = base_env(tmp_path / "ok", POSTHOG_API_KEY="phc_hung_test_key", POSTHOG_HOST=capture.url,
+                           SCOUT_CORE_AGENT_SOCKET_PATH=agent.address, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+                           TL_OTEL_ALERT_SLACK_WEBHOOK_URL=hook.url, **common)
+    healthy, url, _ = serve(healthy_env, "healthy", False)
+    try:
+        _p99_latency(url, 50)  # warm-up
+        healthy_p99 = _p99_latency(url, 300)
+    finally:
+        healthy.terminate()
+        healthy.wait(30)
+        for peer in (capture, agent, hook, collector):
+            peer.stop()
+
+    hanging = HangingServer()  # PostHog, OTLP and the webhook: accepted, never answered
+    hook = WebhookReceiver(hang_s=60)
+    hook.default = (0, {})
+    mute_agent = FakeCoreAgent(str(tmp_path / "mute.sock"), reply=False)
+    hung_env = base_env(tmp_path / "hung", POSTHOG_API_KEY="phc_hung_test_key", POSTHOG_HOST=hanging.url,
+                        SCOUT_CORE_AGENT_SOCKET_PATH=mute_agent.address, OTEL_EXPORTER_OTLP_ENDPOINT=hanging.url,
+                        TL_OTEL_ALERT_SLACK_WEBHOOK_URL=hook.url, **common)
+    hung, url, log_dir = serve(hung_env, "hung", True)
+    try:
+        _p99_latency(url, 50)
+        hung_p99 = _p99_latency(url, 300)
+        assert hanging.connections >= 2 and mute_agent.messages  # the backends really were reached, and hung
+        stopped_at = time.monotonic()
+        hung.send_signal(signal.SIGTERM)
+        returncode = hung.wait(20)
+        took = time.monotonic() - stopped_at
+    finally:
+        if hung.poll() is None:
+            hung.kill()
+        hanging.stop()
+        mute_agent.stop()
+        hook.stop()
+    print(f"p99 healthy {healthy_p99 * 1000:.1f} ms, all hung {hung_p99 * 1000:.1f} ms; SIGTERM to exit {took:.2f} s")
+    # "Unchanged within noise" on a noisy 2-core machine: a generous bound, never a tight timing.
+    assert hung_p99 <= healthy_p99 * 2 + 0.02, (healthy_p99, hung_p99)
+    assert returncode == -signal.SIGTERM
+    assert took < 3 + 2.5, took  # the shutdown deadline, plus uvicorn's own graceful stop
+    assert "not delivered" in (log_dir / "stderr").read_text()  # and what was lost is said
