@@ -17,14 +17,20 @@ from examples.processes import BIN, REPO, free_port, wait_http
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def variants(port: int) -> dict[str, list[str]]:
+def variants(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
     uvicorn = [str(BIN / "uvicorn"), "benchmarks.app:app", "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", "--no-access-log"]
     return {
-        "plain": uvicorn,
-        "upstream, no exporter": [sys.executable, "-m", "benchmarks.upstream_launch", str(port)],
-        "tl-otel, json": [str(BIN / "opentelemetry-instrument"), *uvicorn],
+        "plain": (uvicorn, {}),
+        "upstream, no exporter": ([sys.executable, "-m", "benchmarks.upstream_launch", str(port)], {}),
+        "tl-otel, json": ([str(BIN / "opentelemetry-instrument"), *uvicorn], {}),
+        "tl-otel, all + alerts": ([str(BIN / "opentelemetry-instrument"), *uvicorn], ALL_DESTINATIONS),
     }
+
+
+# PostHog to a local capture server, Scout to a fake core agent, JSON lines, alerting with a webhook: filled
+# in by run() once the peers are up (they live in this process, so the server's CPU is its own).
+ALL_DESTINATIONS: dict[str, str] = {}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,11 +74,28 @@ def measure(command: list[str], port: int, requests: int, **extra_env: str) -> d
 
 
 def run(rounds: int = 5, requests: int = 3000) -> None:
+    import tempfile
+
+    from examples.peers.fake_core_agent import FakeCoreAgent
+    from examples.peers.posthog_capture import PostHogCapture
+    from examples.peers.webhook import WebhookReceiver
+
+    capture, hook = PostHogCapture(), WebhookReceiver()
+    agent = FakeCoreAgent(os.path.join(tempfile.mkdtemp(prefix="tl-otel-bench-"), "agent.sock"))
+    ALL_DESTINATIONS.update({
+        "POSTHOG_API_KEY": "phc_benchmark_key_000000", "POSTHOG_HOST": capture.url, "SCOUT_KEY": "bench-key",
+        "SCOUT_CORE_AGENT_SOCKET_PATH": agent.address, "SCOUT_CORE_AGENT_LAUNCH": "false", "TL_OTEL_ALERTS": "true",
+        "TL_OTEL_ALERT_SLACK_WEBHOOK_URL": hook.url, "TL_OTEL_ALERT_STORE": "process"})
     results: dict[str, list[dict[str, float]]] = {}
-    for _ in range(rounds):
-        port = free_port()
-        for name, command in variants(port).items():
-            results.setdefault(name, []).append(measure(command, port, requests))
+    try:
+        for _ in range(rounds):
+            port = free_port()
+            for name, (command, extra_env) in variants(port).items():
+                results.setdefault(name, []).append(measure(command, port, requests, **extra_env))
+    finally:
+        capture.stop()
+        agent.stop()
+        hook.stop()
     print(f"\nFastAPI request path: {rounds} interleaved rounds x {requests} sequential keep-alive requests")
     base = statistics.median(r["cpu_us"] for r in results["plain"])
     upstream = statistics.median(r["cpu_us"] for r in results["upstream, no exporter"])
