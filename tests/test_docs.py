@@ -28,7 +28,7 @@ def test_every_variable_named_in_the_docs_exists_in_the_registry_or_the_sdk():
                      "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
                      "OTEL_SEMCONV_STABILITY_OPT_IN", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
                      "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-                     "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"}
+                     "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_EXPORTER_OTLP_TIMEOUT"}
     # Read by scout_apm itself (its manager and path filter), which tl-otel calls.
     scout_apm_variables = {"SCOUT_CORE_AGENT_DOWNLOAD", "SCOUT_URI_REPORTING", "SCOUT_CORE_AGENT_DIR"}
     example_variables = {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ENGINE_API_URL", "ENGINE_DATA_DIR"}

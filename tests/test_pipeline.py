@@ -221,3 +221,44 @@ def test_a_hung_destination_filling_up_warns_once_not_per_batch():
     finally:
         hung.release.set()
         logging.getLogger("tl_otel").removeHandler(handler)
+
+
+def test_a_failing_backend_opens_the_circuit_and_queued_items_wait_for_the_trial(monkeypatch):
+    from tl_otel.pipeline import destination as destination_module
+
+    monkeypatch.setattr(destination_module, "BREAKER_COOLDOWN", 0.5)
+
+    class Down(InMemorySpanExporter):
+        up = False
+        calls = 0
+
+        def export(self, spans):
+            self.calls += 1
+            if not self.up:
+                from opentelemetry.sdk.trace.export import SpanExportResult
+
+                return SpanExportResult.FAILURE
+            return super().export(spans)
+
+    down = Down()
+    provider, _, [destination] = pipeline(down, batch=1, delay=0.01)
+    emit(provider, 3)  # three failed exports in a row: the circuit opens
+    assert wait_for_value(lambda: destination.stats.circuit_open)
+    calls = down.calls
+    emit(provider, 5)  # queued, not attempted while the circuit is open
+    time.sleep(0.2)
+    assert down.calls == calls and destination.queue_depth == 5
+    assert destination.flush(Deadline(5)) is False  # says so at once rather than waiting out the deadline
+    down.up = True  # the backend is back: the trial after the cool-down succeeds, the backlog follows
+    assert wait_for_value(lambda: destination.stats.exported == 5, 5)
+    assert destination.stats.circuit_opened == 1 and not destination.stats.circuit_open
+    assert destination.stats.failed == 3
+
+
+def wait_for_value(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False

@@ -19,6 +19,12 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.self_log import logger
 
+# Circuit breaker: this many failed exports in a row open it for BREAKER_COOLDOWN seconds, doubling (each
+# failed trial) up to BREAKER_MAX_COOLDOWN.
+BREAKER_FAILURES = 3
+BREAKER_COOLDOWN = 5.0
+BREAKER_MAX_COOLDOWN = 60.0
+
 
 class BatchExporter(Protocol):
     """What a destination needs: the shape shared by OTel's span and log record exporters."""
@@ -37,6 +43,8 @@ class DestinationStats:
     last_success: float | None = None
     last_error: str | None = None
     by_reason: dict[str, int] = field(default_factory=dict)
+    circuit_opened: int = 0  # times the circuit breaker opened
+    circuit_open: bool = False
 
 
 def _succeeded(result: Any) -> bool:
@@ -68,6 +76,10 @@ class Destination:
         self._in_flight = 0
         self._cond = threading.Condition(threading.Lock())
         self._stopping = False
+        self._draining = False  # shutdown: the breaker's cool-down no longer holds batches back
+        self._consecutive_failures = 0
+        self._open_until = 0.0
+        self._cooldown = 0.0
         self._shut_down = False
         self._worker = threading.Thread(target=self._run, name=f"tl-otel-export-{self.name}", daemon=True)
         self._worker.start()
@@ -112,6 +124,10 @@ class Destination:
                         self._cond.wait()
                     if not self._batches and self._stopping:
                         return
+                    # Circuit open: the batch stays queued (the queue's capacity still bounds it) until the
+                    # cool-down ends, so a backend that keeps failing is not hammered.
+                    while not self._draining and time.monotonic() < self._open_until:
+                        self._cond.wait(self._open_until - time.monotonic())
                     batch = self._batches.popleft()
                     self._in_flight = len(batch)
                 try:
@@ -156,15 +172,28 @@ class Destination:
         if _succeeded(result):
             self.stats.exported += len(batch)
             self.stats.last_success = time.time()
+            self._consecutive_failures, self._cooldown = 0, 0.0
+            self.stats.circuit_open = False
             return
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= BREAKER_FAILURES:
+            # Open (or, after a failed trial, re-open for longer): 5 s doubling to 60 s.
+            self._cooldown = min(BREAKER_MAX_COOLDOWN, self._cooldown * 2 or BREAKER_COOLDOWN)
+            self._open_until = time.monotonic() + self._cooldown
+            if not self.stats.circuit_open:
+                self.stats.circuit_opened += 1
+            self.stats.circuit_open = True
         self.stats.failed += len(batch)
         reason = type(result).__name__ if isinstance(result, Exception) else "export_failed"
         self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + len(batch)
         self.stats.last_error = f"{reason} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
 
     def flush(self, deadline: Deadline) -> bool:
-        """Wait until everything queued so far was exported, or the deadline passes."""
+        """Wait until everything queued so far was exported, or the deadline passes. While the circuit is
+        open nothing will be exported before the cool-down: a flush says so at once instead of waiting."""
         with self._cond:
+            if not self._draining and time.monotonic() < self._open_until and self._queued_items:
+                return False
             while self._queued_items > 0:
                 remaining = deadline.remaining()
                 if remaining <= 0 or not self._worker.is_alive():
@@ -179,6 +208,9 @@ class Destination:
     def shutdown(self, deadline: Deadline) -> bool:
         if self._shut_down:
             return True
+        with self._cond:
+            self._draining = True  # one last try for what is queued, within the deadline, circuit or not
+            self._cond.notify_all()
         drained = self.flush(deadline)
         with self._cond:
             self._shut_down = True
