@@ -1,7 +1,13 @@
 """``tl-otel``: operator commands.
 
+    tl-otel doctor [--json] [--send] [-- COMMAND...]
+                           the effective configuration with the source of every value, the
+                           instrumentations the launcher would load, a check of every configured
+                           destination (exit 1 when one fails), advice for the server COMMAND
     tl-otel alerts test    send a test notification to every configured alert channel and say which
                            succeeded (exit 0: all delivered, 1: one failed, 2: none configured)
+    tl-otel dashboard posthog [--dry-run]
+                           create or update tl-otel's PostHog dashboard (by name) through PostHog's API
 """
 
 from __future__ import annotations
@@ -49,9 +55,27 @@ def main(argv: list[str] | None = None) -> int:
     alerts = commands.add_parser("alerts", help="alert channels").add_subparsers(dest="action", required=True)
     test = alerts.add_parser("test", help="send a test notification to every configured channel")
     test.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each channel")
+    doctor = commands.add_parser("doctor", help="check the configuration and every destination")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--send", action="store_true", help="also send one probe span and log through each destination")
+    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds each check may take")
+    doctor.add_argument("server_command", nargs=argparse.REMAINDER,
+                        help="after --: the command tl-otel will run under, for advice on its process model")
+    dashboard = commands.add_parser("dashboard", help="dashboards as code").add_subparsers(dest="action", required=True)
+    posthog_dashboard = dashboard.add_parser("posthog", help="create or update the PostHog dashboard")
+    posthog_dashboard.add_argument("--dry-run", action="store_true", help="print the definition, call nothing")
     args = parser.parse_args(argv)
     if args.command == "alerts" and args.action == "test":
         return alerts_test(args.timeout)
+    if args.command == "doctor":
+        from tl_otel.doctor.report import main as doctor_main
+
+        command = [part for part in args.server_command if part != "--"]
+        return doctor_main(command, args.timeout, args.send, args.json)
+    if args.command == "dashboard" and args.action == "posthog":
+        from tl_otel.dashboards.posthog import main as dashboard_main
+
+        return dashboard_main(dry_run=args.dry_run)
     return 2
 
 

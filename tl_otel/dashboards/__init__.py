@@ -1,0 +1,1 @@
+"""Dashboards as code over tl-otel's own events."""

@@ -1,0 +1,104 @@
+"""Assembling and printing the doctor's report (text for people, ``--json`` for machines)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tl_otel.doctor import checks, instrumentations, server_model
+from tl_otel.resource import distro_version
+from tl_otel.settings import resolve
+
+
+def _send_probes(timeout: float) -> list[dict[str, Any]]:
+    """One probe span and one log record through every configured destination, then what health() says."""
+    import logging
+
+    from opentelemetry import trace
+
+    import tl_otel
+
+    runtime = tl_otel.configure(instrument=False)
+    with trace.get_tracer("tl_otel.doctor").start_as_current_span(
+            "tl-otel doctor probe", kind=trace.SpanKind.SERVER,
+            attributes={"http.route": "/tl-otel-doctor-probe", "http.method": "GET", "http.status_code": 200}):
+        logging.getLogger("tl_otel.doctor.probe").warning("tl-otel doctor probe")
+    runtime.force_flush(timeout)
+    results = []
+    for entry in tl_otel.health().values():
+        for name, destination in entry["destinations"].items():
+            ok = destination["exported"] > 0 and not destination["failed"]
+            results.append({"destination": name, "ok": ok, "detail": "probe delivered" if ok else
+                            f"probe not delivered ({destination['last_error'] or 'nothing exported'})"})
+    return results
+
+
+def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
+    settings = resolve()
+    env = dict(os.environ)
+    from tl_otel.exporter_selection import selected_exporters
+
+    report: dict[str, Any] = {
+        "tl_otel_version": distro_version(),
+        "configuration": [{"setting": name, "value": value, "source": source}
+                          for name, value, source in settings.display()],
+        "problems": [problem.message for problem in settings.problems],
+        "exporters": {signal: list(selected_exporters(signal, settings)) for signal in ("traces", "logs", "metrics")},
+        "instrumentations": [vars(status) for status in instrumentations.statuses(env)],
+        "checks": [result.as_dict() for result in checks.run_checks(settings, env, timeout)],
+        "server_model": server_model.advise(command) if command else [],
+    }
+    if send:
+        report["probes"] = _send_probes(timeout)
+    return report
+
+
+def exit_status(report: dict[str, Any]) -> int:
+    failed = [c for c in report["checks"] if not c["ok"]] + [p for p in report.get("probes", []) if not p["ok"]]
+    return 1 if failed else 0
+
+
+def print_text(report: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
+    write = lambda line="": print(line, file=out)  # noqa: E731
+    write(f"tl-otel {report['tl_otel_version']} doctor")
+    write("\nconfiguration (value, and where it came from; secrets masked)")
+    for row in report["configuration"]:
+        if row["source"] != "default":
+            write(f"  {row['setting']:32s} {row['value']:40s} {row['source']}")
+    defaults = [row for row in report["configuration"] if row["source"] == "default"]
+    write(f"  ({len(defaults)} more settings at their defaults: tl-otel doctor --json lists every one)")
+    for problem in report["problems"]:
+        write(f"  PROBLEM: {problem}")
+    write("\nexporters")
+    for signal, names in report["exporters"].items():
+        write(f"  {signal:8s} {', '.join(names) or 'none'}")
+    write("\ninstrumentations the launcher would load")
+    for item in report["instrumentations"]:
+        write(f"  {item['status']:5s} {item['name']:24s} {item['reason']}")
+    write("\ndestinations")
+    if not report["checks"]:
+        write("  none besides JSON lines on stdout")
+    for check in report["checks"]:
+        if check["ok"]:
+            write(f"  ok     {check['destination']:8s} {check['detail']} ({check['latency_ms']} ms)")
+        else:
+            write(f"  FAILED {check['destination']:8s} {check['detail']}")
+    for probe in report.get("probes", []):
+        write(f"  {'ok' if probe['ok'] else 'FAILED':6s} {probe['destination']:16s} {probe['detail']}")
+    if report["server_model"]:
+        write("\nserver model")
+        for advice in report["server_model"]:
+            write(f"  - {advice}")
+
+
+def main(command: Sequence[str], timeout: float, send: bool, as_json: bool) -> int:
+    report = build(command, timeout, send)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_text(report)
+    return exit_status(report)
