@@ -23,6 +23,17 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    has_text = "text" in json.loads(body)
+                except ValueError:
+                    has_text = False
+                if not has_text and not hook.answers and hook.default[0] != 0:
+                    # What Slack answers a payload without text: 400 no_text, and nothing is posted.
+                    self.send_response(400)
+                    self.send_header("Content-Length", "7")
+                    self.end_headers()
+                    self.wfile.write(b"no_text")
+                    return
                 hook.received.append((time.monotonic(), body))
                 status, headers = hook.answers.pop(0) if hook.answers else hook.default
                 if status == 0:

@@ -203,6 +203,20 @@ class SlackChannel(Channel):
             raise ChannelError(type(reason).__name__ if not isinstance(reason, str) else "URLError", True) from None
 
 
+def login_once(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in with one mechanism (PLAIN, else LOGIN, else what smtplib picks). ``SMTP.login`` tries every
+    advertised mechanism in turn after a refusal, and a server that drops the session after one refused
+    login leaves it waiting for its timeout instead of reporting the 535."""
+    smtp.ehlo_or_helo_if_needed()
+    advertised = (smtp.esmtp_features.get("auth") or "").upper().split()
+    smtp.user, smtp.password = username, password
+    for mechanism, method in (("PLAIN", smtp.auth_plain), ("LOGIN", smtp.auth_login)):
+        if mechanism in advertised:
+            smtp.auth(mechanism, method, initial_response_ok=True)
+            return
+    smtp.login(username, password)
+
+
 def clean_header(value: str) -> str:
     """No CR/LF or other control characters in a header: an alert about a route named with a newline
     must not inject headers."""
@@ -247,7 +261,7 @@ class EmailChannel(Channel):
                 if self.tls == "starttls":
                     smtp.starttls(context=self._context)
                 if self.username:
-                    smtp.login(self.username, self._password or "")
+                    login_once(smtp, self.username, self._password or "")
                 refused = smtp.send_message(self._message(notification), self.sender, self.recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             raise ChannelError(f"all recipients refused ({len(exc.recipients)})", False) from None

@@ -128,8 +128,10 @@ def smtp(settings: Any, timeout: float) -> Callable[[], str]:
                 client.ehlo()
             steps = ["EHLO"] + (["TLS"] if settings.smtp_tls != "none" else [])
             if settings.smtp_username:
+                from tl_otel.alerting.channels import login_once
+
                 try:
-                    client.login(settings.smtp_username, settings.smtp_password or "")
+                    login_once(client, settings.smtp_username, settings.smtp_password or "")
                 except smtplib.SMTPAuthenticationError as exc:
                     raise CheckFailed(f"SMTP login refused ({exc.smtp_code})") from None
                 steps.append("AUTH")

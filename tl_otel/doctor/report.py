@@ -25,11 +25,14 @@ def _send_probes(timeout: float) -> list[dict[str, Any]]:
     with trace.get_tracer("tl_otel.doctor").start_as_current_span(
             "tl-otel doctor probe", kind=trace.SpanKind.SERVER,
             attributes={"http.route": "/tl-otel-doctor-probe", "http.method": "GET", "http.status_code": 200}):
-        logging.getLogger("tl_otel.doctor.probe").warning("tl-otel doctor probe")
+        # Not under the "tl_otel" logger: that one never enters the pipeline.
+        logging.getLogger("tl-otel-doctor").warning("tl-otel doctor probe")
     runtime.force_flush(timeout)
     results = []
     for entry in tl_otel.health().values():
         for name, destination in entry["destinations"].items():
+            if name.endswith("-companion"):
+                continue  # PostHog's log companion takes exceptions only; the probe is not one
             ok = destination["exported"] > 0 and not destination["failed"]
             results.append({"destination": name, "ok": ok, "detail": "probe delivered" if ok else
                             f"probe not delivered ({destination['last_error'] or 'nothing exported'})"})
