@@ -199,3 +199,34 @@ def test_self_telemetry_is_exported_as_otel_sdk_metrics(python):
     assert points[("otel.sdk.exporter.span.inflight", "traces-json", None)] == 0
     assert ("tl_otel.exporter.retries", "traces-posthog", None) in points
     assert "phc_selfmetrics_key" not in ran.stdout + ran.stderr
+
+
+def _startup_lines(stderr: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in stderr.splitlines()
+            if line.startswith("{") and '"message": "tl-otel configured"' in line]
+
+
+def test_one_startup_line_under_the_launcher_before_the_app_configures_logging(python):
+    ran = python("""
+        import logging
+        logging.basicConfig(level=logging.ERROR)  # the application configures logging later
+        print("app ran")
+    """, launcher=True, OTEL_SERVICE_NAME="svc", TL_OTEL_SPAN_QUEUE_SIZE="lots")
+    [line] = _startup_lines(ran.stderr)
+    assert line["level"] == "INFO" and line["service.name"] == "svc" and line["tl_otel.version"]
+    assert line["destinations"]["traces"] == ["json"] and line["posthog"] == "off" and line["scout"] == "off"
+    assert {"fastapi", "sqlalchemy", "httpx"} <= set(line["instrumentations"])
+    warning_at = ran.stderr.index("TL_OTEL_SPAN_QUEUE_SIZE='lots' is not valid")
+    assert warning_at < ran.stderr.index('"tl-otel configured"')  # one WARNING per problem, before it
+
+
+def test_one_startup_line_from_configure(python):
+    ran = python("""
+        import tl_otel
+        tl_otel.configure(service_name="svc", instrument=False)
+        tl_otel.configure(service_name="svc")
+    """)
+    [line] = _startup_lines(ran.stderr)
+    assert line["instrumentations"] == [] and line["alerts"]["on"] is True

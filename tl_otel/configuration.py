@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
-from tl_otel import process_hooks, span_guards
+from tl_otel import process_hooks, span_guards, startup
 from tl_otel.exporter_selection import load_exporters, selected_exporters
 from tl_otel.logging_bridge import OTelLogHandler, install
 from tl_otel.pipeline.destination import Destination
@@ -178,6 +178,8 @@ def configure(
         _runtime = _build(resolved)
     if instrument and not _launched:
         _instrument_libraries()
+    if not _launched:
+        startup.announce(_runtime)
     return _runtime
 
 
@@ -255,7 +257,8 @@ def configure_from_launcher() -> None:
     global _launched
     _launched = True
     try:
-        configure(instrument=False)
+        runtime = configure(instrument=False)
+        startup.announce_after_launcher_instruments(runtime)
     except ConfigurationError as exc:
         sys.stderr.write(f"tl-otel: {exc}\n")
         sys.stderr.flush()

@@ -26,4 +26,13 @@ class TlOtelDistro(BaseDistro):
         runtime = current_runtime()
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
-        super().load_instrumentor(entry_point, **kwargs)
+        from tl_otel import startup
+
+        try:
+            super().load_instrumentor(entry_point, **kwargs)
+        except ModuleNotFoundError:
+            raise  # the instrumented library is not installed: the launcher skips it quietly
+        except Exception as exc:
+            startup.record_failed(entry_point.name, exc)
+            raise
+        startup.record_applied(entry_point.name)

@@ -204,6 +204,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Use only TL_OTEL_REDACT_KEYS / TL_OTEL_REDACT_PATTERNS instead of adding them to the built-in "
             "lists (URL userinfo and the configured secrets are always redacted).",
             ("TL_OTEL_REDACT_REPLACE_DEFAULTS",), group="redaction"),
+    Setting("startup_line", parse_bool, True,
+            "One INFO JSON line on stderr once tl-otel is configured (version, service, destinations, "
+            "instrumentations).", ("TL_OTEL_STARTUP_LINE",), group="lifecycle"),
     Setting("self_metrics", parse_bool, True,
             "Export tl-otel's own queue, export and loss counters as `otel.sdk.*` metrics (docs/operations.md).",
             ("TL_OTEL_SELF_METRICS",), group="lifecycle"),

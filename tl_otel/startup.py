@@ -1,0 +1,85 @@
+"""The start-up line: one INFO JSON line on stderr when tl-otel has configured itself - version, service,
+destinations on and off, alert channels, instrumentations applied and failed - written straight to the
+process's original stderr, so it shows even when the launcher runs before the application configures
+logging. Problems found while configuring are the WARNING lines tl-otel's logger writes just before it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+applied: list[str] = []
+failed: dict[str, str] = {}
+_announced = False
+
+
+def record_applied(name: str) -> None:
+    applied.append(name)
+
+
+def record_failed(name: str, exc: BaseException) -> None:
+    failed[name] = f"{type(exc).__name__}: {exc}"
+
+
+def line(runtime: Any) -> dict[str, Any]:
+    from tl_otel.resource import distro_version
+
+    settings = runtime.settings
+    channels = []
+    if runtime.alert_engine is not None:
+        channels = [channel.name for channel in getattr(runtime.alert_engine, "channels", [])]
+    return {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "level": "INFO",
+        "type": "log",
+        "logger": "tl_otel",
+        "message": "tl-otel configured",
+        "tl_otel.version": distro_version(),
+        "service.name": settings.service_name,
+        "process.pid": os.getpid(),
+        "destinations": {signal: names for signal, names in runtime.exporters.items()},
+        "posthog": "on" if "posthog" in runtime.exporters.get("traces", []) else "off",
+        "scout": "on" if "scout" in runtime.exporters.get("traces", []) else "off",
+        "alerts": {"on": runtime.alert_engine is not None, "channels": channels},
+        "instrumentations": sorted(set(applied)),
+        "instrumentations_failed": dict(failed),
+    }
+
+
+def announce(runtime: Any) -> None:
+    global _announced
+    if _announced or runtime is None or not runtime.settings.startup_line:
+        return
+    _announced = True
+    try:
+        data = (json.dumps(line(runtime), default=str) + "\n").encode()
+        stream = sys.__stderr__ or sys.stderr
+        os.write(stream.fileno(), data)
+    except Exception:
+        pass
+
+
+def announce_after_launcher_instruments(runtime: Any) -> None:
+    """The launcher loads instrumentors right after the configurator returns; the line waits for that
+    (``_load_instrumentors`` is looked up on the module when the launcher calls it)."""
+    try:
+        from opentelemetry.instrumentation import auto_instrumentation
+    except Exception:
+        announce(runtime)
+        return
+    original = getattr(auto_instrumentation, "_load_instrumentors", None)
+    if original is None:
+        announce(runtime)
+        return
+
+    def load_then_announce(distro: Any) -> Any:
+        try:
+            return original(distro)
+        finally:
+            auto_instrumentation._load_instrumentors = original
+            announce(runtime)
+
+    auto_instrumentation._load_instrumentors = load_then_announce
