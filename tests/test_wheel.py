@@ -69,5 +69,26 @@ def test_wheel_entry_points_resolve(wheel_venv):
         "", "opentelemetry_distro tl_otel", "opentelemetry_configurator tl_otel",
         "opentelemetry_traces_exporter json", "opentelemetry_logs_exporter json", "opentelemetry_metrics_exporter json",
         "opentelemetry_traces_exporter posthog", "opentelemetry_logs_exporter posthog",
-        "opentelemetry_traces_exporter scout",
+        "opentelemetry_traces_exporter scout", "opentelemetry_metrics_exporter memory",
     ])
+
+
+def test_a_user_project_tests_its_telemetry_with_the_installed_plugin(wheel_venv, tmp_path):
+    import shutil
+
+    [wheel] = (wheel_venv / "dist").glob("tl_otel-*.whl")
+    # As a user installs it, in a project of its own: the package with its FastAPI extra, and pytest.
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True,
+                   capture_output=True, timeout=300)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{wheel}[fastapi]", "pytest"],
+                   check=True, capture_output=True, timeout=600)
+    project = tmp_path / "shop"
+    shutil.copytree(REPO / "tests" / "sample_project", project)
+    environment = clean_env()
+    environment.pop("PYTHONPATH")
+    done = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+                          env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "5 passed" in done.stdout

@@ -37,6 +37,8 @@ from tl_otel.settings.sdk_env import unset_invalid_sdk_variables
 _runtime: Runtime | None = None
 _launched = False  # configured by the launcher, which instruments libraries itself
 _configure_lock = threading.Lock()
+# Set by tl_otel.testing: the application's own configure() call during tests is expected, not a mistake.
+quiet_repeat_configure = False
 
 # Exporters flagged with this attribute also receive spans the sampler did not sample (they still
 # reach tl-otel's processors as record-only local roots), e.g. business events that must not shrink.
@@ -168,6 +170,8 @@ def configure(
     overrides.update(settings or {})
     with _configure_lock:
         if _runtime is not None:
+            if quiet_repeat_configure:
+                return _runtime
             logger.warning("tl_otel.configure() was called again; keeping the first configuration "
                            "(no processors or log handlers were added)")
             return _runtime

@@ -100,6 +100,11 @@ class AlertingSpanProcessor(SpanProcessor):
         if (failed or slow or status == 429) and len(self.example_traces) < 10_000:
             self.example_traces[(signal, key)] = format(span.context.trace_id, "032x")
 
+    def reset(self) -> None:
+        """Forget every count (the pytest plugin starts each test from nothing)."""
+        with self._lock:
+            self._buckets.clear()
+
     def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]]:
         """Totals per (signal, key) over the last ``window_s`` seconds; older buckets are discarded."""
         oldest = int(now_s - window_s) + 1
