@@ -135,12 +135,14 @@ def test_each_broken_destination_exits_1_naming_it_and_the_cause(peers, destinat
 
 
 def test_send_delivers_one_probe_through_each_destination(peers):
-    env, capture, _agent, _hook, _inbox, _collector, _ = peers
-    env = {**env, "OTEL_TRACES_EXPORTER": "json,posthog,scout", "TL_OTEL_ALERTS": "false"}
+    env, capture, _agent, hook, inbox, _collector, _ = peers
+    env = {**env, "OTEL_TRACES_EXPORTER": "json,posthog,scout"}
     done = doctor(env, "--send")
     assert done.returncode == 0, done.stdout + done.stderr
     assert [e["properties"]["route"] for e in capture.named("api_request")] == ["/tl-otel-doctor-probe"]
     assert "probe delivered" in done.stdout and "traces-scout" in done.stdout
+    assert "alerts-slack" in done.stdout and "alerts-email" in done.stdout
+    assert len(hook.texts) == 1 and "[TEST] tl-otel doctor probe" in hook.texts[0] and len(inbox.messages) == 1
     assert_no_secret(done)
 
 

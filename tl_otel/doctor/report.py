@@ -36,6 +36,31 @@ def _send_probes(timeout: float) -> list[dict[str, Any]]:
             ok = destination["exported"] > 0 and not destination["failed"]
             results.append({"destination": name, "ok": ok, "detail": "probe delivered" if ok else
                             f"probe not delivered ({destination['last_error'] or 'nothing exported'})"})
+    results.extend(_alert_probes(runtime.settings, timeout))
+    return results
+
+
+def _alert_probes(settings: Any, timeout: float) -> list[dict[str, Any]]:
+    """One test notification through each configured alert channel."""
+    import socket
+
+    from tl_otel.alerting.channels import Notification
+    from tl_otel.alerting.setup import build_channels
+
+    if not settings.alerts:
+        return []
+    channels, _ = build_channels(settings)
+    notification = Notification(f"[TEST] tl-otel doctor probe from {settings.service_name or 'unknown_service'} on "
+                                f"{socket.gethostname()}", "Sent by `tl-otel doctor --send`. Nothing is wrong.")
+    for channel in channels:
+        channel.attempts = 1
+        channel.send(notification)
+    results = []
+    for channel in channels:
+        channel.wait_idle(timeout)
+        ok = channel.stats.sent > 0
+        results.append({"destination": f"alerts-{channel.name}", "ok": ok, "detail": "probe alert delivered" if ok
+                        else f"probe alert not delivered ({channel.stats.last_error or 'no answer in time'})"})
     return results
 
 
