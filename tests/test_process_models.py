@@ -131,17 +131,21 @@ def _check_tasks_once(worker, capture: PostHogCapture, count: int) -> list[dict]
     return spans
 
 
-def test_celery_prefork_one_task_per_child_exports_every_task_once(tmp_path):
+def _run_tasks(tmp_path, count: int, *options: str):
     capture = PostHogCapture()
-    worker = _celery_worker(tmp_path, capture, "--pool=prefork", "--concurrency=2", "--max-tasks-per-child=1")
+    worker = _celery_worker(tmp_path, capture, *options)
     try:
-        _send(tmp_path, 100)
-        assert wait_for(lambda: worker.stdout_path.read_text(errors="replace").count('"fine task ') >= 100, 120)
-        assert wait_for(lambda: len(capture.named("worker_task")) >= 100, 30)
+        _send(tmp_path, count)
+        assert wait_for(lambda: worker.stdout_path.read_text(errors="replace").count('"fine task ') >= count, 120)
+        assert wait_for(lambda: len(capture.named("worker_task")) >= count, 30)
     finally:
         worker.stop()
         capture.stop()
-    spans = _check_tasks_once(worker, capture, 100)
+    return worker, _check_tasks_once(worker, capture, count)
+
+
+def test_celery_prefork_one_task_per_child_exports_every_task_once(tmp_path):
+    worker, spans = _run_tasks(tmp_path, 100, "--pool=prefork", "--concurrency=2", "--max-tasks-per-child=1")
     pids = {span["process.pid"] for span in spans}
     # One task per child: every task ran, and was exported, in a process of its own.
     assert len(pids) == 100 and worker.popen.pid not in pids
@@ -149,14 +153,5 @@ def test_celery_prefork_one_task_per_child_exports_every_task_once(tmp_path):
 
 @pytest.mark.parametrize("pool", ["solo", "threads"])
 def test_celery_solo_and_threads_pools_export_every_task_once(tmp_path, pool):
-    capture = PostHogCapture()
-    worker = _celery_worker(tmp_path, capture, f"--pool={pool}", "--concurrency=4")
-    try:
-        _send(tmp_path, 30)
-        assert wait_for(lambda: worker.stdout_path.read_text(errors="replace").count('"fine task ') >= 30, 60)
-        assert wait_for(lambda: len(capture.named("worker_task")) >= 30, 30)
-    finally:
-        worker.stop()
-        capture.stop()
-    spans = _check_tasks_once(worker, capture, 30)
+    worker, spans = _run_tasks(tmp_path, 30, f"--pool={pool}", "--concurrency=4")
     assert {span["process.pid"] for span in spans} == {worker.popen.pid}

@@ -9,7 +9,7 @@ nothing is added on the application thread; they are exported with every other m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -38,23 +38,14 @@ def register(meter_provider: Any, runtime: Any) -> None:
             if fanout is not None:
                 yield signal, fanout
 
-    def queue_size(signal: str):
+    def per_queue(signal: str, of_fanout: Callable[[Any], int], of_destination: Callable[[Any], int]):
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             for kind, fanout in fanouts():
                 if kind == signal:
-                    yield Observation(len(fanout._items), _component("tl_otel_fanout", fanout.name))
+                    yield Observation(of_fanout(fanout), _component("tl_otel_fanout", fanout.name))
                     for destination in fanout.destinations:
-                        yield Observation(destination.queue_depth,
+                        yield Observation(of_destination(destination),
                                           _component("tl_otel_destination", destination.name))
-        return observe
-
-    def queue_capacity(signal: str):
-        def observe(options: CallbackOptions) -> Iterable[Observation]:
-            for kind, fanout in fanouts():
-                if kind == signal:
-                    yield Observation(fanout.capacity, _component("tl_otel_fanout", fanout.name))
-                    for destination in fanout.destinations:
-                        yield Observation(destination.capacity, _component("tl_otel_destination", destination.name))
         return observe
 
     def processed(signal: str):
@@ -101,10 +92,12 @@ def register(meter_provider: Any, runtime: Any) -> None:
     for signal, _ in _SIGNALS:
         unit = "{" + signal + "}"
         meter.create_observable_up_down_counter(
-            f"otel.sdk.processor.{signal}.queue.size", [queue_size(signal)], unit=unit,
+            f"otel.sdk.processor.{signal}.queue.size",
+            [per_queue(signal, lambda f: len(f._items), lambda d: d.queue_depth)], unit=unit,
             description=f"{signal.capitalize()}s waiting in tl-otel's queues")
         meter.create_observable_up_down_counter(
-            f"otel.sdk.processor.{signal}.queue.capacity", [queue_capacity(signal)], unit=unit,
+            f"otel.sdk.processor.{signal}.queue.capacity",
+            [per_queue(signal, lambda f: f.capacity, lambda d: d.capacity)], unit=unit,
             description="Capacity of tl-otel's queues")
         meter.create_observable_counter(
             f"otel.sdk.processor.{signal}.processed", [processed(signal)], unit=unit,
