@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
 from tl_otel import process_hooks, span_guards, startup
 from tl_otel.exporter_selection import load_exporters, selected_exporters
+from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
@@ -95,7 +96,7 @@ def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     fanout = Fanout("logs", _destinations("logs", exporters, settings.log_queue_size),
                     settings.log_queue_size, settings.log_batch_size, settings.log_schedule_delay,
-                    prepare=redactor.redact_log)
+                    prepare=lambda record: (redactor.redact_log(record), release_context(record)))
     provider.add_log_record_processor(FanoutLogRecordProcessor(fanout, settings.shutdown_timeout))
     _logs.set_logger_provider(provider)
     handler = None

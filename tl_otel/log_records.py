@@ -44,3 +44,12 @@ def build(sdk_logger: Any, attributes: dict[str, Any], **fields: Any) -> ReadWri
         instrumentation_scope=sdk_logger.instrumentation_scope,
         limits=limits,
     )
+
+
+def release_context(record: Any) -> None:
+    """A queued record needs only its trace and span ids (copied when it was made); the Context it also
+    keeps holds the whole active span, so every record waiting in a queue kept a span alive. Dropped on the
+    dispatcher thread, after the application thread's processors have seen the record."""
+    log_record = getattr(record, "log_record", None)
+    if log_record is not None and getattr(log_record, "context", None) is not None:
+        log_record.context = None
