@@ -41,6 +41,17 @@ def certificate(tmp_path):
     return key, cert
 
 
+@pytest.fixture
+def server_tls(certificate):
+    """A server-side TLS context with the test certificate, and the certificate (the CA file clients trust)."""
+    import ssl
+
+    key, cert = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
 def smtp_server(inbox: Inbox, tls_context=None) -> Controller:
     controller = Controller(inbox, hostname="localhost", port=free_port(), tls_context=tls_context,
                             require_starttls=tls_context is not None)
@@ -64,12 +75,8 @@ def test_email_plain(tmp_path):
         server.stop()
 
 
-def test_email_starttls_verifies_the_certificate(certificate):
-    import ssl
-
-    key, cert = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+def test_email_starttls_verifies_the_certificate(server_tls):
+    context, cert = server_tls
     inbox = Inbox()
     server = smtp_server(inbox, context)
     try:
@@ -85,14 +92,10 @@ def test_email_starttls_verifies_the_certificate(certificate):
         server.stop()
 
 
-def test_email_implicit_tls_with_login_against_a_private_ca(certificate):
-    import ssl
-
+def test_email_implicit_tls_with_login_against_a_private_ca(server_tls):
     from aiosmtpd.smtp import AuthResult
 
-    key, cert = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context, cert = server_tls
     logins = []
 
     def authenticate(server, session, envelope, mechanism, auth_data):
@@ -132,12 +135,8 @@ def test_a_subject_with_cr_lf_is_still_delivered_on_one_line():
         server.stop()
 
 
-def test_slack_over_https_verifies_against_a_ca_file(certificate):
-    import ssl
-
-    key, cert = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+def test_slack_over_https_verifies_against_a_ca_file(server_tls):
+    context, cert = server_tls
     hook = WebhookReceiver(tls_context=context)
     try:
         trusted = SlackChannel(hook.url, ca_file=str(cert), min_interval=0)

@@ -51,10 +51,7 @@ def test_text_is_scrubbed(text, expected):
     "http://127.0.0.1:8000/engines/12/run?mode=fast", "the monkey=3 key value", "password=REDACTED",
 ])
 def test_ordinary_text_is_kept_as_the_same_object(text):
-    if "monkey" in text:
-        assert redactor.scrub_text(text) == text
-    else:
-        assert redactor.scrub_text(text) is text
+    assert redactor.scrub_text(text) is text
 
 
 def test_sql_literals_become_placeholders_and_parameterized_text_stays():
