@@ -167,7 +167,7 @@ def otlp(endpoint: str, headers: dict[str, str], timeout: float) -> Callable[[],
     return check
 
 
-def _otlp_settings(env: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+def _otlp_settings(env: dict[str, str]) -> tuple[str, dict[str, str]]:
     endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
     headers = {}
     for item in env.get("OTEL_EXPORTER_OTLP_HEADERS", "").split(","):
