@@ -7,7 +7,9 @@ the root then takes every buffered descendant. Limits (counted, never silent):
 - a descendant that ends after its root has been sent is ``late``;
 - a span whose root never arrives within ``window`` seconds, or that is pushed out when the buffer holds
   ``max_spans``, is ``evicted``;
-- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``.
+- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``;
+- a web request the router matched to no route (404/405 with no ``http.route``) is not sent, as scout_apm's
+  Starlette integration sends only requests that reached an endpoint: it counts in ``unrouted``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from tl_otel.span_attributes import first, of_span
+
 MAX_SPANS_PER_REQUEST = 1500  # Scout's own agent caps a request at this many spans
+# A router answers these itself when no route matches; with a route they come from the endpoint.
+UNROUTED_STATUSES = frozenset({404, 405})
 
 
 @dataclass
@@ -29,6 +35,7 @@ class AssemblyStats:
     evicted: int = 0
     not_request: int = 0
     truncated: int = 0
+    unrouted: int = 0
 
 
 @dataclass
@@ -42,10 +49,29 @@ def is_local_root(span: Any) -> bool:
 
 
 def is_request_root(span: Any) -> bool:
+    """A local root that is a Scout request (a web request or a Celery task run), whether or not Scout
+    will receive it (see ``is_unrouted``)."""
     if span.kind is SpanKind.SERVER:
         return True
-    attributes = span.attributes or {}
+    attributes = of_span(span)
     return span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+
+
+def is_unrouted(span: Any) -> bool:
+    """A web request no route matched: the router's own 404/405, no ``http.route``. A server without a
+    router never sets ``http.route`` either; its other responses are still requests (only the router's
+    refusals are dropped, so an app with no router does not lose every request)."""
+    if span.kind is not SpanKind.SERVER:
+        return False
+    attributes = of_span(span)
+    if "http.route" in attributes:
+        return False
+    return first(attributes, "http.response.status_code", "http.status_code") in UNROUTED_STATUSES
+
+
+def is_sent_to_scout(span: Any) -> bool:
+    """The one test of whether a finished local root becomes a Scout request."""
+    return is_request_root(span) and not is_unrouted(span)
 
 
 class RequestAssembler:
@@ -69,7 +95,9 @@ class RequestAssembler:
             context = span.context
             if is_local_root(span):
                 descendants = self._take_descendants(self._key(context.trace_id, context.span_id))
-                if is_request_root(span):
+                if is_unrouted(span):
+                    self.stats.unrouted += 1
+                elif is_request_root(span):
                     if len(descendants) > MAX_SPANS_PER_REQUEST:
                         self.stats.truncated += len(descendants) - MAX_SPANS_PER_REQUEST
                         descendants = descendants[-MAX_SPANS_PER_REQUEST:]

@@ -78,6 +78,8 @@ client.get("/items/7?q=abc&password=hunter2",
            headers={"X-Forwarded-For": "203.0.113.5, 10.0.0.1", "X-Request-Start": f"t={queued_at_ms}"})
 client.get("/boom")
 client.get("/missing")
+client.get("/does-not-exist")  # the router's own 404: no endpoint, no request
+client.post("/items/7")  # the router's 405: the route matched the path, not the method
 add.apply(args=(2, 3))
 crash.apply()
 
