@@ -35,7 +35,7 @@ from tl_otel.exporters.scout.assembly import is_sent_to_scout
 from tl_otel.exporters.scout.naming import SQL_SYSTEMS
 from tl_otel.redaction import redactor as redaction
 from tl_otel.self_log import logger
-from tl_otel.span_attributes import first, of_span, set_after_end
+from tl_otel.span_attributes import of_span, set_after_end
 
 MEM_DELTA = "tl_otel.scout.mem_delta"
 ALLOCATIONS_START = "tl_otel.scout.allocations.start"
@@ -72,7 +72,7 @@ class RssReader:
     def mb(self) -> float:
         if self._fd is not None:
             try:
-                return int(os.pread(self._fd, 64, 0).split()[1]) * self._page / _MB
+                return int(os.pread(self._fd, 64, 0).split(b" ", 2)[1]) * self._page / _MB
             except (OSError, ValueError, IndexError):
                 self._fd = None
         import psutil
@@ -121,12 +121,12 @@ class _Request:
 
 
 def _sql_statement(attributes: Any) -> str | None:
-    statement = first(attributes, "db.query.text", "db.statement")
+    statement = attributes.get("db.statement") or attributes.get("db.query.text")
     if statement is None:
         return None
-    system = first(attributes, "db.system.name", "db.system")
-    if system is not None and str(system).lower() not in SQL_SYSTEMS:
-        return None
+    system = attributes.get("db.system") or attributes.get("db.system.name")
+    if system is not None and system not in SQL_SYSTEMS and str(system).lower() not in SQL_SYSTEMS:
+        return None  # a Redis command or a MongoDB query: not SQL
     return str(statement)
 
 
@@ -143,18 +143,19 @@ class ScoutCaptureProcessor(SpanProcessor):
     # -- hooks (application thread) -----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Any = None) -> None:
         try:
-            context = span.context
-            if not context.trace_flags.sampled:
-                return  # the Scout destination only receives sampled traces
             parent = span.parent
-            if parent is None or parent.is_remote:
-                if span.kind is not SpanKind.SERVER and span.kind is not SpanKind.CONSUMER:
-                    return
-                if len(self._requests) >= MAX_OPEN_REQUESTS:
-                    return
-                self._requests[context.trace_id] = _Request(context.span_id, self.rss.mb())
-            elif context.trace_id not in self._requests:
+            if parent is not None and not parent.is_remote:
+                # Inside a local root: only the allocation counter is read at a span's start.
+                if self._counts is not None and span.get_span_context().trace_id in self._requests:
+                    span.set_attribute(ALLOCATIONS_START, self._counts())
                 return
+            kind = span.kind
+            if kind is not SpanKind.SERVER and kind is not SpanKind.CONSUMER:
+                return
+            context = span.get_span_context()
+            if not context.trace_flags.sampled or len(self._requests) >= MAX_OPEN_REQUESTS:
+                return  # the Scout destination only receives sampled traces
+            self._requests[context.trace_id] = _Request(context.span_id, self.rss.mb())
             if self._counts is not None:
                 span.set_attribute(ALLOCATIONS_START, self._counts())
         except Exception:
@@ -166,31 +167,30 @@ class ScoutCaptureProcessor(SpanProcessor):
             request = self._requests.get(context.trace_id)
             if request is None:
                 return
-            extra: dict[str, Any] = {}
-            if self._counts is not None:
-                extra[ALLOCATIONS_STOP] = self._counts()
+            extra: dict[str, Any] | None = None
             if context.span_id == request.root_span_id:
                 del self._requests[context.trace_id]
                 if is_sent_to_scout(span):
-                    extra[MEM_DELTA] = max(0.0, self.rss.mb() - request.rss_start)
+                    extra = {MEM_DELTA: max(0.0, self.rss.mb() - request.rss_start)}
             else:
-                duration = (span.end_time or 0) - (span.start_time or 0)
-                if (self._n_plus_one(request, span, duration) or duration > SLOW_SPAN_NS) \
-                        and STACK not in of_span(span):
-                    extra[STACK] = application_stack()
+                attributes = of_span(span)
+                duration = span.end_time - span.start_time
+                statement = _sql_statement(attributes)
+                if ((statement is not None and self._n_plus_one(request, attributes, statement, duration))
+                        or duration > SLOW_SPAN_NS) and STACK not in attributes:
+                    extra = {STACK: application_stack()}
+            if self._counts is not None:
+                extra = extra or {}
+                extra[ALLOCATIONS_STOP] = self._counts()
             if extra:
                 set_after_end(span, extra)
         except Exception:
             return
 
-    def _n_plus_one(self, request: _Request, span: ReadableSpan, duration: int) -> bool:
+    def _n_plus_one(self, request: _Request, attributes: Any, raw: str, duration: int) -> bool:
         """scout_apm's NPlusOneTracker: the call that brings one statement to 5 calls and 150 ms in one
         request gets the stack, once per statement. Statements are grouped as tl-otel sends them
         (literals as ``?``), so ``WHERE id = 1`` and ``WHERE id = 2`` are one statement."""
-        attributes = of_span(span)
-        raw = _sql_statement(attributes)
-        if raw is None:
-            return False
         statement = self._sql_cache.get(raw)
         if statement is None:
             statement = redaction.current().scrub_sql(raw)
@@ -200,9 +200,9 @@ class ScoutCaptureProcessor(SpanProcessor):
         item = request.statements.get(statement)
         if item is None:
             item = request.statements[statement] = [0, 0, False]
-        if item[2]:
+        elif item[2]:
             return False
-        item[0] += int(first(attributes, "db.operation.batch.size") or 1)
+        item[0] += int(attributes.get("db.operation.batch.size") or 1)
         item[1] += duration
         if item[0] >= N_PLUS_ONE_CALLS and item[1] >= N_PLUS_ONE_NS:
             item[2] = True
