@@ -20,8 +20,15 @@ from opentelemetry.trace import SpanKind
 
 from examples.peers.fake_core_agent import FakeCoreAgent, summarise
 from tests.conftest import BIN, REPO, clean_env
-from tl_otel.exporters.scout.capture import MEM_DELTA, STACK, RssReader, ScoutCaptureProcessor
-from tl_otel.exporters.scout.commands import stack_frames
+from tl_otel.exporters.scout.capture import (
+    ALLOCATIONS_START,
+    ALLOCATIONS_STOP,
+    MEM_DELTA,
+    STACK,
+    RssReader,
+    ScoutCaptureProcessor,
+)
+from tl_otel.exporters.scout.commands import measured_tags, stack_frames
 
 APP = REPO / "tests" / "apps" / "scout_insights.py"
 
@@ -215,3 +222,26 @@ def test_the_processor_is_added_only_with_the_scout_destination(python, tmp_path
     with_scout, without = python(code, **scout_env), python(code)
     assert "ScoutCaptureProcessor" in with_scout.stdout, with_scout.stderr
     assert "ScoutCaptureProcessor" not in without.stdout and "FanoutSpanProcessor" in without.stdout
+
+
+def test_measured_tags_as_scout_apm_sends_them():
+    stack = '  File "/app/main.py", line 10, in handler\n  File "/app/db.py", line 42, in fetch'
+    tags = measured_tags({ALLOCATIONS_START: 100, ALLOCATIONS_STOP: 160, STACK: stack})
+    assert tags == {"allocations": 60, "start_allocations": 100, "stop_allocations": 160,
+                    "stack": [{"file": "/app/db.py", "line": 42, "function": "fetch"},
+                              {"file": "/app/main.py", "line": 10, "function": "handler"}]}
+    # a counter that went backwards (the span moved between threads) gives no allocation tags, as scout_apm
+    assert measured_tags({ALLOCATIONS_START: 160, ALLOCATIONS_STOP: 100}) == {}
+
+
+def test_roots_that_never_end_do_not_fill_the_table(monkeypatch):
+    from tl_otel.exporters.scout import capture
+
+    monkeypatch.setattr(capture, "MAX_OPEN_REQUESTS", 3)
+    tracer, memory, processor = traced()
+    for _ in range(7):
+        tracer.start_span("GET", kind=SpanKind.SERVER)  # never ended
+    assert 1 <= len(processor._requests) <= 3
+    with server(tracer):
+        pass
+    assert MEM_DELTA in by_name(memory)["GET"]

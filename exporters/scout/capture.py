@@ -34,7 +34,7 @@ from scout_apm.core.n_plus_one_tracker import NPlusOneTracker
 from tl_otel.exporters.scout.assembly import is_sent_to_scout
 from tl_otel.exporters.scout.naming import SQL_SYSTEMS
 from tl_otel.redaction import redactor as redaction
-from tl_otel.self_log import logger
+from tl_otel.self_log import RateLimitedLog, logger
 from tl_otel.span_attributes import of_span, set_after_end
 
 MEM_DELTA = "tl_otel.scout.mem_delta"
@@ -46,8 +46,9 @@ HANDOFF_PREFIX = "tl_otel.scout."
 SLOW_SPAN_NS = 500_000_000  # scout_apm's Span.annotate: a backtrace for any span over 0.5 s
 N_PLUS_ONE_CALLS = NPlusOneTracker.COUNT_THRESHOLD  # 5 calls of one statement in one request ...
 N_PLUS_ONE_NS = int(NPlusOneTracker.DURATION_THRESHOLD * 1e9)  # ... taking 150 ms together
-MAX_OPEN_REQUESTS = 10_000  # requests whose root never ends must not grow this without bound
+MAX_OPEN_REQUESTS = 10_000  # requests in flight at once; roots that never end must not grow it for good
 _MB = 1024 * 1024
+_rate_limited = RateLimitedLog()
 
 
 class RssReader:
@@ -153,8 +154,10 @@ class ScoutCaptureProcessor(SpanProcessor):
             if kind is not SpanKind.SERVER and kind is not SpanKind.CONSUMER:
                 return
             context = span.get_span_context()
-            if not context.trace_flags.sampled or len(self._requests) >= MAX_OPEN_REQUESTS:
+            if not context.trace_flags.sampled:
                 return  # the Scout destination only receives sampled traces
+            if len(self._requests) >= MAX_OPEN_REQUESTS:
+                self._forget_open_requests()
             self._requests[context.trace_id] = _Request(context.span_id, self.rss.mb())
             if self._counts is not None:
                 span.set_attribute(ALLOCATIONS_START, self._counts())
@@ -186,6 +189,14 @@ class ScoutCaptureProcessor(SpanProcessor):
                 set_after_end(span, extra)
         except Exception:
             return
+
+    def _forget_open_requests(self) -> None:
+        """Root spans that never end (an application that starts spans and drops them) would otherwise
+        fill the table for good; starting over costs the requests in flight their readings, once."""
+        count = len(self._requests)
+        self._requests.clear()
+        _rate_limited.warning("scout-open-requests", "%d Scout requests were open at once (root spans that never "
+                              "ended?); their memory and stack readings were dropped", count)
 
     def _n_plus_one(self, request: _Request, attributes: Any, raw: str, duration: int) -> bool:
         """scout_apm's NPlusOneTracker: the call that brings one statement to 5 calls and 150 ms in one
