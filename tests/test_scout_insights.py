@@ -5,6 +5,7 @@ under ``configure()`` and under the launcher, and at unit level (what is taken, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -189,6 +190,17 @@ def test_n_plus_one_groups_by_the_sanitized_statement_and_takes_one_stack():
 def test_rss_reading_is_psutil_s():
     reader = RssReader()
     assert abs(reader.mb() - psutil.Process().memory_info().rss / 2**20) < 4  # MB; the heap moves a little
+
+
+def test_a_forked_child_reads_its_own_memory():
+    reader = RssReader()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the descriptor it inherited names the parent's statm until it is reopened
+        os.write(write, os.readlink(f"/proc/self/fd/{reader._fd}").encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 200).decode() == f"/proc/{pid}/statm"
 
 
 def test_json_lines_keep_the_stack_and_leave_scout_s_readings_out(recorder):
