@@ -2,7 +2,8 @@
 span, through an SDK provider with a no-op processor only, vs the same plus the capture processor
 (allocation tags off, then on). The allocation variant reads the counters without enabling scout_apm's
 process-wide allocation hook (its cost falls on every allocation of the process and is measured with
-``./run bench requests``). Interleaved rounds; the application thread's CPU time per request."""
+``./run bench requests``, and here on an allocation-heavy loop). Interleaved rounds; the application
+thread's CPU time per request."""
 
 from __future__ import annotations
 
@@ -67,3 +68,35 @@ def run(rounds: int = 9, requests: int = 20_000) -> None:
     added = {name: statistics.median(v - b for v, b in zip(values, timings["no capture"], strict=True))
              for name, values in timings.items() if name != "no capture"}
     print("added per round, paired median: " + ", ".join(f"{name} {value:.2f} µs" for name, value in added.items()))
+    allocation_hook_cost()
+
+
+def allocation_hook_cost(rounds: int = 41) -> None:
+    """scout_apm's allocation hook on allocation-heavy code (JSON parsed and rebuilt), enabled and disabled
+    in turn in this process: the cost every thread pays while TL_OTEL_SCOUT_ALLOCATIONS is on."""
+    import json
+
+    from scout_apm.core import objtrace
+
+    if not objtrace.is_extension:
+        print("scout_apm's _objtrace extension is not available here")
+        return
+    document = json.dumps([{"id": i, "name": f"item {i}", "tags": ["a", str(i)], "price": i * 1.5} for i in range(200)])
+
+    def timed() -> float:
+        started = time.thread_time()
+        for _ in range(20):
+            json.dumps([dict(row, total=row["price"] * 2) for row in json.loads(document)])
+        return time.thread_time() - started
+
+    ratios = []
+    for _ in range(rounds):
+        objtrace.disable()
+        before = timed()
+        objtrace.enable()
+        hooked = timed()
+        objtrace.disable()
+        ratios.append(hooked / ((before + timed()) / 2))
+    low, _, high = statistics.quantiles(ratios, n=4)
+    print(f"allocation hook on allocation-heavy code: CPU x{statistics.median(ratios):.3f} "
+          f"(quartiles x{low:.3f}-x{high:.3f}, {rounds} paired rounds)")
