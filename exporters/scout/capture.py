@@ -41,7 +41,6 @@ MEM_DELTA = "tl_otel.scout.mem_delta"
 ALLOCATIONS_START = "tl_otel.scout.allocations.start"
 ALLOCATIONS_STOP = "tl_otel.scout.allocations.stop"
 STACK = "code.stacktrace"
-HANDOFF_PREFIX = "tl_otel.scout."
 
 SLOW_SPAN_NS = 500_000_000  # scout_apm's Span.annotate: a backtrace for any span over 0.5 s
 N_PLUS_ONE_CALLS = NPlusOneTracker.COUNT_THRESHOLD  # 5 calls of one statement in one request ...
@@ -79,6 +78,17 @@ class RssReader:
         import psutil
 
         return psutil.Process().memory_info().rss / _MB
+
+
+_rss_reader: RssReader | None = None
+
+
+def shared_rss_reader() -> RssReader:
+    """One reader per process: one descriptor, one fork hook, however many processors are built."""
+    global _rss_reader
+    if _rss_reader is None:
+        _rss_reader = RssReader()
+    return _rss_reader
 
 
 def _library_prefixes() -> tuple[str, ...]:
@@ -136,7 +146,7 @@ class ScoutCaptureProcessor(SpanProcessor):
     end is there when the Scout translation reads the span. Nothing raises into the application."""
 
     def __init__(self, allocations: bool = False) -> None:
-        self.rss = RssReader()
+        self.rss = shared_rss_reader()
         self._requests: dict[int, _Request] = {}
         self._sql_cache: dict[str, str] = {}
         self._counts = _allocation_counter() if allocations else None
@@ -172,7 +182,7 @@ class ScoutCaptureProcessor(SpanProcessor):
                 return
             extra: dict[str, Any] | None = None
             if context.span_id == request.root_span_id:
-                del self._requests[context.trace_id]
+                self._requests.pop(context.trace_id, None)
                 if is_sent_to_scout(span):
                     extra = {MEM_DELTA: max(0.0, self.rss.mb() - request.rss_start)}
             else:
