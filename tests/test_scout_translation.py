@@ -194,3 +194,34 @@ def test_a_url_no_route_matched_is_not_a_scout_request(recorder):
     assert [(of_span(r.root).get("http.status_code"), of_span(r.root).get("http.route")) for r in sent] == [
         (404, "/items/{item_id}"), (200, None)]
     assert assembler.stats.unrouted == 2 and assembler.buffered == 0
+
+
+def test_the_endpoint_is_recorded_for_a_full_match_else_the_route_whose_path_matched(recorder):
+    from fastapi import FastAPI
+
+    from tl_otel.instrumentation_options import record_endpoint
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int) -> dict:
+        return {}
+
+    @app.post("/items/{item_id}")
+    def write_item(item_id: int) -> dict:
+        return {}
+
+    @app.get("/other")
+    def other() -> dict:
+        return {}
+
+    tracer, memory = recorder
+    for method, path in (("POST", "/items/7"), ("PUT", "/items/7"), ("GET", "/nowhere")):
+        scope = {"type": "http", "app": app, "method": method, "path": path, "root_path": "", "headers": []}
+        with tracer.start_as_current_span(f"{method} {path}") as span:
+            record_endpoint(span, scope)
+    found = {span.name: (span.attributes or {}).get("code.function.name") for span in memory.get_finished_spans()}
+    prefix = f"{__name__}.test_the_endpoint_is_recorded_for_a_full_match_else_the_route_whose_path_matched.<locals>"
+    assert found == {"POST /items/7": f"{prefix}.write_item",  # the full match, not the first partial one
+                     "PUT /items/7": f"{prefix}.read_item",  # 405: Starlette runs the first route whose path matched
+                     "GET /nowhere": None}
