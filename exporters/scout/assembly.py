@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,27 +52,32 @@ def is_local_root(span: Any) -> bool:
 def is_request_root(span: Any) -> bool:
     """A local root that is a Scout request (a web request or a Celery task run), whether or not Scout
     will receive it (see ``is_unrouted``)."""
-    if span.kind is SpanKind.SERVER:
-        return True
-    attributes = of_span(span)
-    return span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+    return _is_request_root(span.kind, of_span(span))
 
 
 def is_unrouted(span: Any) -> bool:
     """A web request no route matched: the router's own 404/405, no ``http.route``. A server without a
     router never sets ``http.route`` either; its other responses are still requests (only the router's
     refusals are dropped, so an app with no router does not lose every request)."""
-    if span.kind is not SpanKind.SERVER:
-        return False
-    attributes = of_span(span)
-    if "http.route" in attributes:
-        return False
-    return first(attributes, "http.response.status_code", "http.status_code") in UNROUTED_STATUSES
+    return _is_unrouted(span.kind, of_span(span))
 
 
 def is_sent_to_scout(span: Any) -> bool:
     """The one test of whether a finished local root becomes a Scout request."""
-    return is_request_root(span) and not is_unrouted(span)
+    kind, attributes = span.kind, of_span(span)
+    return _is_request_root(kind, attributes) and not _is_unrouted(kind, attributes)
+
+
+def _is_request_root(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:
+    if kind is SpanKind.SERVER:
+        return True
+    return kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+
+
+def _is_unrouted(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:
+    if kind is not SpanKind.SERVER or "http.route" in attributes:
+        return False
+    return first(attributes, "http.response.status_code", "http.status_code") in UNROUTED_STATUSES
 
 
 class RequestAssembler:

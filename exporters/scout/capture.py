@@ -27,7 +27,7 @@ import threading
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, TraceFlags
 from scout_apm.core.backtrace import LIMIT as STACK_LIMIT
 from scout_apm.core.n_plus_one_tracker import NPlusOneTracker
 
@@ -47,6 +47,7 @@ N_PLUS_ONE_CALLS = NPlusOneTracker.COUNT_THRESHOLD  # 5 calls of one statement i
 N_PLUS_ONE_NS = int(NPlusOneTracker.DURATION_THRESHOLD * 1e9)  # ... taking 150 ms together
 MAX_OPEN_REQUESTS = 10_000  # requests in flight at once; roots that never end must not grow it for good
 _MB = 1024 * 1024
+_SAMPLED = TraceFlags.SAMPLED  # the flag itself: TraceFlags.sampled is a slower property
 _rate_limited = RateLimitedLog()
 
 
@@ -164,7 +165,7 @@ class ScoutCaptureProcessor(SpanProcessor):
             if kind is not SpanKind.SERVER and kind is not SpanKind.CONSUMER:
                 return
             context = span.get_span_context()
-            if not context.trace_flags.sampled:
+            if not context.trace_flags & _SAMPLED:
                 return  # the Scout destination only receives sampled traces
             if len(self._requests) >= MAX_OPEN_REQUESTS:
                 self._forget_open_requests()
