@@ -25,6 +25,9 @@ def variants(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
         "upstream, no exporter": ([sys.executable, "-m", "benchmarks.upstream_launch", str(port)], {}),
         "tl-otel, json": ([str(BIN / "opentelemetry-instrument"), *uvicorn], {}),
         "tl-otel, all + alerts": ([str(BIN / "opentelemetry-instrument"), *uvicorn], ALL_DESTINATIONS),
+        # scout_apm's allocation counter hooks every allocation of the process (TL_OTEL_SCOUT_ALLOCATIONS)
+        "tl-otel, all + allocations": ([str(BIN / "opentelemetry-instrument"), *uvicorn],
+                                       {**ALL_DESTINATIONS, "TL_OTEL_SCOUT_ALLOCATIONS": "true"}),
     }
 
 

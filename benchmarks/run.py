@@ -12,13 +12,15 @@ from benchmarks import (
     posthog_delivery,
     redaction_cost,
     request_path,
+    scout_capture,
     scout_translation,
     span_cost,
 )
 
 
 def main() -> None:
-    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "alerts", "redaction"}
+    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "scout-capture", "alerts",
+                                  "redaction"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
@@ -27,6 +29,8 @@ def main() -> None:
         posthog_delivery.run()
     if "scout" in which:
         scout_translation.run()
+    if "scout-capture" in which:
+        scout_capture.run()
     if "alerts" in which:
         alerting_cost.run()
     if "redaction" in which:

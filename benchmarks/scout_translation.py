@@ -57,6 +57,9 @@ def translate(spans: list) -> int:
     return size
 
 
+PARITY_REQUESTS = 7  # what tests/parity/app.py sends to Scout (its unrouted 404 sends nothing)
+
+
 def wire_bytes() -> dict[str, float]:
     from examples.peers.fake_core_agent import FakeCoreAgent
     from tests.test_scout_parity import Prices
@@ -66,18 +69,21 @@ def wire_bytes() -> dict[str, float]:
     outbound = f"http://127.0.0.1:{server.server_address[1]}"
     sizes = {}
     with tempfile.TemporaryDirectory() as folder:
-        for mode in ("scout", "otel"):
-            path = str(Path(folder) / f"{mode}.sock")
+        # scout_apm always sends allocation tags; tl-otel when TL_OTEL_SCOUT_ALLOCATIONS is on
+        for variant, mode, allocations in (("scout", "scout", "false"), ("otel", "otel", "false"),
+                                           ("otel + allocations", "otel", "true")):
+            path = str(Path(folder) / f"{mode}-{allocations}.sock")
             agent = FakeCoreAgent(path)
             env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "TL_OTEL_"))}
             env.update(PYTHONPATH=str(REPO), SCOUT_MONITOR="true", SCOUT_KEY="abcdefghij0123456789",
-                       SCOUT_CORE_AGENT_SOCKET_PATH=path, SCOUT_CORE_AGENT_LAUNCH="false", SCOUT_NAME="bench")
+                       SCOUT_CORE_AGENT_SOCKET_PATH=path, SCOUT_CORE_AGENT_LAUNCH="false", SCOUT_NAME="bench",
+                       TL_OTEL_SCOUT_ALLOCATIONS=allocations)
             subprocess.run([sys.executable, "-m", "tests.parity.app", mode, outbound], env=env, cwd=REPO,
                            check=True, capture_output=True, timeout=120)
-            agent.wait_for(lambda agent=agent: len(agent.requests()) >= 5, timeout=10)
+            agent.wait_for(lambda agent=agent: len(agent.requests()) >= PARITY_REQUESTS, timeout=10)
             batches = [size for message, size in zip(agent.messages, agent.frame_sizes, strict=True)
                        if "BatchCommand" in message]
-            sizes[mode] = statistics.mean(batches)
+            sizes[variant] = statistics.mean(batches)
             agent.stop()
     server.shutdown()
     return sizes
@@ -94,5 +100,7 @@ def run(rounds: int = 7, requests: int = 4000) -> None:
           f"(assemble + BatchCommand + framing)")
     print(f"median {statistics.median(rates):,.0f} spans per CPU-second (min {min(rates):,.0f})")
     sizes = wire_bytes()
-    print(f"bytes per request on the wire (parity app, 5 requests): scout_apm {sizes['scout']:,.0f}, "
-          f"tl-otel {sizes['otel']:,.0f} ({sizes['otel'] / sizes['scout']:.2f}x)")
+    print(f"bytes per request on the wire (parity app, {PARITY_REQUESTS} requests): scout_apm "
+          f"{sizes['scout']:,.0f}, tl-otel {sizes['otel']:,.0f} ({sizes['otel'] / sizes['scout']:.2f}x), "
+          f"tl-otel with allocation tags {sizes['otel + allocations']:,.0f} "
+          f"({sizes['otel + allocations'] / sizes['scout']:.2f}x)")

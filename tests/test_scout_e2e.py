@@ -62,6 +62,8 @@ def test_example_engine_requests_and_jobs_reach_scout(tmp_path):
     for job in jobs:
         assert {"SQL/Query", "HTTP/GET", "Custom/engine.run"} <= operations(job["tree"])
         assert job["tags"]["queue"] == "engine" and len(job["tags"]["task_id"]) == 36
+    for sent in requests:  # Memory Bloat: every request and job, in the API and in the prefork children
+        assert isinstance(sent["tags"]["mem_delta"], float) and sent["tags"]["mem_delta"] >= 0
     registers = agent.named("Register")
     assert {r["app"] for r in registers} == {"tl-engine"} and len(registers) >= 2  # API and worker child(ren)
     assert not [r for r in requests if r["tree"][0][0].startswith("Controller/") and "http send" in repr(r)]

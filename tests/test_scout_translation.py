@@ -11,6 +11,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from examples.peers.fake_core_agent import summarise
 from tl_otel.exporters.scout.assembly import RequestAssembler
 from tl_otel.exporters.scout.commands import build, tag_value
+from tl_otel.span_attributes import of_span
 
 
 def web_request(tracer, status=200, target="/items/7?q=abc&password=hunter2", headers=None):
@@ -175,3 +176,52 @@ def test_every_command_equals_what_scout_apm_s_own_classes_produce(recorder):
     rebuilt = [classes[name](body).message() for command in ours for name, body in command.items()]
     assert rebuilt == ours
     assert scout.BatchCommand([]).message().keys() == build(request).keys()
+
+
+def test_a_url_no_route_matched_is_not_a_scout_request(recorder):
+    tracer, memory = recorder
+    for status, route in ((404, None), (405, None), (404, "/items/{item_id}"), (200, None)):
+        attributes = {"http.method": "GET", "http.target": "/nowhere", "http.status_code": status}
+        if route:
+            attributes["http.route"] = route
+        with tracer.start_as_current_span("GET", kind=SpanKind.SERVER, attributes=attributes), \
+                tracer.start_as_current_span("child"):
+            pass
+    assembler = RequestAssembler()
+    sent = assembler.add(list(memory.get_finished_spans()))
+    # The router's own 404/405 (no route) is dropped with its spans; an endpoint's 404 and a route-less
+    # server's ordinary responses (an app with no router) are requests.
+    assert [(of_span(r.root).get("http.status_code"), of_span(r.root).get("http.route")) for r in sent] == [
+        (404, "/items/{item_id}"), (200, None)]
+    assert assembler.stats.unrouted == 2 and assembler.buffered == 0
+
+
+def test_the_endpoint_is_recorded_for_a_full_match_else_the_route_whose_path_matched(recorder):
+    from fastapi import FastAPI
+
+    from tl_otel.instrumentation_options import record_endpoint
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int) -> dict:
+        return {}
+
+    @app.post("/items/{item_id}")
+    def write_item(item_id: int) -> dict:
+        return {}
+
+    @app.get("/other")
+    def other() -> dict:
+        return {}
+
+    tracer, memory = recorder
+    for method, path in (("POST", "/items/7"), ("PUT", "/items/7"), ("GET", "/nowhere")):
+        scope = {"type": "http", "app": app, "method": method, "path": path, "root_path": "", "headers": []}
+        with tracer.start_as_current_span(f"{method} {path}") as span:
+            record_endpoint(span, scope)
+    found = {span.name: (span.attributes or {}).get("code.function.name") for span in memory.get_finished_spans()}
+    prefix = f"{__name__}.test_the_endpoint_is_recorded_for_a_full_match_else_the_route_whose_path_matched.<locals>"
+    assert found == {"POST /items/7": f"{prefix}.write_item",  # the full match, not the first partial one
+                     "PUT /items/7": f"{prefix}.read_item",  # 405: Starlette runs the first route whose path matched
+                     "GET /nowhere": None}

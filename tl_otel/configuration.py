@@ -87,6 +87,13 @@ def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, A
     fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
                     settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay,
                     prepare=redactor.redact_span)
+    # A span exporter may need data only the application's thread has at a span's start or end (Scout:
+    # memory, allocation counters, stacks); it offers a span processor, added first so that what it
+    # writes is on the span before the span is handed to the destinations.
+    for _, exporter in exporters:
+        companion = getattr(exporter, "app_thread_processor", None)
+        if companion is not None:
+            provider.add_span_processor(companion())
     provider.add_span_processor(FanoutSpanProcessor(fanout, settings.shutdown_timeout))
     trace.set_tracer_provider(provider)
     return provider, fanout

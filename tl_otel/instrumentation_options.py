@@ -11,20 +11,25 @@ SCOUT_REQUEST_HEADERS = ["x-forwarded-for", "client-ip", "x-request-start", "x-q
 def record_endpoint(span: Any, scope: dict[str, Any]) -> None:
     """FastAPI server-request hook: put the endpoint function on the server span as
     ``code.function.name`` (``module.qualname``), found the way the FastAPI instrumentation finds the
-    route. Scout names a web request after it (``Controller/<module>.<qualname>``)."""
+    route (a full match, else the first route whose path matched: Starlette's router runs that one, which
+    answers 405). Scout names a web request after it (``Controller/<module>.<qualname>``)."""
     try:
         if not span.is_recording() or scope.get("type") != "http":
             return
         from opentelemetry.instrumentation.fastapi import _flatten_routes
         from starlette.routing import Match, Route
 
+        partial = None
         for route in _flatten_routes(scope["app"].routes):
             match, _ = Route.matches(route, scope) if isinstance(route, Route) else route.matches(scope)
             if match == Match.FULL:
-                endpoint = getattr(route, "endpoint", None)
-                if endpoint is not None:
-                    span.set_attribute("code.function.name", f"{endpoint.__module__}.{endpoint.__qualname__}")
-                return
+                partial = route
+                break
+            if match == Match.PARTIAL and partial is None:
+                partial = route  # the path matched, not the method: Starlette's router hands it the 405
+        endpoint = getattr(partial, "endpoint", None)
+        if endpoint is not None:
+            span.set_attribute("code.function.name", f"{endpoint.__module__}.{endpoint.__qualname__}")
     except Exception:
         return
 

@@ -31,3 +31,16 @@ def first(attributes: Mapping[str, Any], *names: str) -> Any:
         if value is not None:
             return value
     return None
+
+
+def set_after_end(span: Any, values: Mapping[str, Any]) -> None:
+    """Add ``values`` to a span that has ended (the SDK's ``set_attribute`` ignores them then), for a span
+    processor whose data exists only at the end (Scout's end-of-span readings). The dictionary inside
+    ``BoundedAttributes`` is written directly, so its limits and dropped count stay as they were; call it
+    before the span is handed to any exporter."""
+    attributes = getattr(span, "_attributes", None)
+    inner = getattr(attributes, "_dict", None)
+    if isinstance(inner, dict):
+        inner.update(values)
+    else:
+        span._attributes = {**(attributes or {}), **values}

@@ -25,6 +25,9 @@ _KIND = {kind: kind.name.lower() for kind in SpanKind}
 
 
 SLOW_DB_CALL_MS = 100.0
+# Values a destination's own span processor leaves on spans for its exporter alone (Scout's memory and
+# allocation readings, exporters/scout/capture.py): numbers that mean nothing in a log line.
+HANDOFF_PREFIX = "tl_otel.scout."
 
 
 def is_notable(span: ReadableSpan) -> bool:
@@ -76,7 +79,10 @@ class JsonSpanExporter(LineExporter, SpanExporter):
         }
         if span.status.description:
             fields["status_message"] = clean_value(span.status.description, max_length)
-        add_attributes(fields, of_span(span), max_length)
+        attributes = of_span(span)
+        add_attributes(fields, attributes, max_length)
+        for key in [key for key in attributes if key.startswith(HANDOFF_PREFIX)]:
+            fields.pop(key, None)
         for event in span.events:
             if event.name == "exception":
                 add_attributes(fields, event.attributes, max_length)

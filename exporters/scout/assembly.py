@@ -7,19 +7,26 @@ the root then takes every buffered descendant. Limits (counted, never silent):
 - a descendant that ends after its root has been sent is ``late``;
 - a span whose root never arrives within ``window`` seconds, or that is pushed out when the buffer holds
   ``max_spans``, is ``evicted``;
-- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``.
+- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``;
+- a web request the router matched to no route (404/405 with no ``http.route``) is not sent, as scout_apm's
+  Starlette integration sends only requests that reached an endpoint: it counts in ``unrouted``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from tl_otel.span_attributes import first, of_span
+
 MAX_SPANS_PER_REQUEST = 1500  # Scout's own agent caps a request at this many spans
+# A router answers these itself when no route matches; with a route they come from the endpoint.
+UNROUTED_STATUSES = frozenset({404, 405})
 
 
 @dataclass
@@ -29,6 +36,7 @@ class AssemblyStats:
     evicted: int = 0
     not_request: int = 0
     truncated: int = 0
+    unrouted: int = 0
 
 
 @dataclass
@@ -42,10 +50,34 @@ def is_local_root(span: Any) -> bool:
 
 
 def is_request_root(span: Any) -> bool:
-    if span.kind is SpanKind.SERVER:
+    """A local root that is a Scout request (a web request or a Celery task run), whether or not Scout
+    will receive it (see ``is_unrouted``)."""
+    return _is_request_root(span.kind, of_span(span))
+
+
+def is_unrouted(span: Any) -> bool:
+    """A web request no route matched: the router's own 404/405, no ``http.route``. A server without a
+    router never sets ``http.route`` either; its other responses are still requests (only the router's
+    refusals are dropped, so an app with no router does not lose every request)."""
+    return _is_unrouted(span.kind, of_span(span))
+
+
+def is_sent_to_scout(span: Any) -> bool:
+    """The one test of whether a finished local root becomes a Scout request."""
+    kind, attributes = span.kind, of_span(span)
+    return _is_request_root(kind, attributes) and not _is_unrouted(kind, attributes)
+
+
+def _is_request_root(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:
+    if kind is SpanKind.SERVER:
         return True
-    attributes = span.attributes or {}
-    return span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+    return kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+
+
+def _is_unrouted(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:
+    if kind is not SpanKind.SERVER or "http.route" in attributes:
+        return False
+    return first(attributes, "http.response.status_code", "http.status_code") in UNROUTED_STATUSES
 
 
 class RequestAssembler:
@@ -69,7 +101,9 @@ class RequestAssembler:
             context = span.context
             if is_local_root(span):
                 descendants = self._take_descendants(self._key(context.trace_id, context.span_id))
-                if is_request_root(span):
+                if is_unrouted(span):
+                    self.stats.unrouted += 1
+                elif is_request_root(span):
                     if len(descendants) > MAX_SPANS_PER_REQUEST:
                         self.stats.truncated += len(descendants) - MAX_SPANS_PER_REQUEST
                         descendants = descendants[-MAX_SPANS_PER_REQUEST:]

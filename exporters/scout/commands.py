@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from tl_otel.exporters.scout.assembly import Assembled
+from tl_otel.exporters.scout.capture import ALLOCATIONS_START, ALLOCATIONS_STOP, MEM_DELTA, STACK
 from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
 from tl_otel.safe_values import to_jsonable
 from tl_otel.span_attributes import of_span
@@ -43,6 +46,33 @@ def tag_value(value: Any) -> Any:
         return str(converted)
 
 
+_FRAME = re.compile(r'^\s*File "(.*)", line (\d+), in (.*)$', re.MULTILINE)
+
+
+def stack_frames(stacktrace: Any) -> list[dict[str, Any]]:
+    """``code.stacktrace`` text (Python's ``File "…", line N, in f`` lines, outermost first) as the
+    ``stack`` tag of scout_apm's ``Span.capture_backtrace``: ``{file, line, function}``, innermost first."""
+    frames = [{"file": file, "line": int(line), "function": function}
+              for file, line, function in _FRAME.findall(str(stacktrace))]
+    frames.reverse()
+    return frames[:50]
+
+
+def measured_tags(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Span tags from what tl-otel's capture processor took on the application's thread: allocation
+    counts (scout_apm leaves them out when the counter went backwards) and the stack."""
+    tags: dict[str, Any] = {}
+    start, stop = attributes.get(ALLOCATIONS_START), attributes.get(ALLOCATIONS_STOP)
+    if isinstance(start, int) and isinstance(stop, int) and stop >= start:
+        tags.update(allocations=stop - start, start_allocations=start, stop_allocations=stop)
+    stacktrace = attributes.get(STACK)
+    if stacktrace:
+        frames = stack_frames(stacktrace)
+        if frames:
+            tags["stack"] = frames
+    return tags
+
+
 _second_cache: tuple[int, str] = (-1, "")
 
 
@@ -69,7 +99,11 @@ def build(request: Assembled) -> dict[str, Any]:
     root_attributes = of_span(root)
     started = _iso(root.start_time)
     commands: list[dict[str, Any]] = [{"StartRequest": {"timestamp": started, "request_id": request_id}}]
-    for tag, value in request_tags(root, root_attributes).items():
+    tags = request_tags(root, root_attributes)
+    mem_delta = root_attributes.get(MEM_DELTA)
+    if mem_delta is not None:
+        tags["mem_delta"] = float(mem_delta)  # last, as scout_apm adds it when the request is sent
+    for tag, value in tags.items():
         commands.append({"TagRequest": {"timestamp": started, "request_id": request_id, "tag": tag,
                                         "value": tag_value(value)}})
 
@@ -85,7 +119,9 @@ def build(request: Assembled) -> dict[str, Any]:
         while parent in dropped:
             parent = dropped[parent]
         span_id = _uuid("span", trace_high, context.span_id)
-        operation, tags = span_operation(span, of_span(span))
+        attributes = of_span(span)
+        operation, tags = span_operation(span, attributes)
+        tags.update(measured_tags(attributes))
         span_start = _iso(span.start_time)
         commands.append({"StartSpan": {"timestamp": span_start, "request_id": request_id, "span_id": span_id,
                                        "parent_id": _uuid("span", trace_high, parent), "operation": operation}})
@@ -98,6 +134,9 @@ def build(request: Assembled) -> dict[str, Any]:
 
     commands.append({"StartSpan": {"timestamp": started, "request_id": request_id, "span_id": root_span_id,
                                    "parent_id": None, "operation": root_operation(root, root_attributes)}})
+    for tag, value in measured_tags(root_attributes).items():
+        commands.append({"TagSpan": {"timestamp": started, "request_id": request_id, "span_id": root_span_id,
+                                     "tag": tag, "value": value}})
     finished = _iso(root.end_time)
     commands.append({"StopSpan": {"timestamp": finished, "request_id": request_id, "span_id": root_span_id}})
     commands.append({"FinishRequest": {"timestamp": finished, "request_id": request_id}})

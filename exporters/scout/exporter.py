@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tl_otel.exporters.scout.agent_client import CoreAgentClient
 from tl_otel.exporters.scout.assembly import RequestAssembler
+from tl_otel.exporters.scout.capture import ScoutCaptureProcessor
 from tl_otel.exporters.scout.commands import build
 from tl_otel.self_log import RateLimitedLog
 
@@ -21,9 +22,11 @@ _rate_limited = RateLimitedLog()
 
 
 class ScoutSpanExporter(SpanExporter):
-    def __init__(self, client: CoreAgentClient, assembler: RequestAssembler | None = None) -> None:
+    def __init__(self, client: CoreAgentClient, assembler: RequestAssembler | None = None,
+                 allocations: bool = False) -> None:
         self.client = client
         self.assembler = assembler or RequestAssembler()
+        self.allocations = allocations
         self.build_failures = 0
 
     @classmethod
@@ -35,7 +38,13 @@ class ScoutSpanExporter(SpanExporter):
             timeout=settings.scout_timeout, queue_size=settings.scout_queue_size,
             launch=settings.scout_core_agent_launch,
         )
-        return cls(client, RequestAssembler(settings.scout_assembly_window, settings.scout_max_buffered_spans))
+        return cls(client, RequestAssembler(settings.scout_assembly_window, settings.scout_max_buffered_spans),
+                   allocations=settings.scout_allocations)
+
+    def app_thread_processor(self) -> SpanProcessor:
+        """What Scout needs from the application's thread (memory, allocation counts, slow-span and N+1
+        stacks), taken by a span processor that runs before spans are handed to the destinations."""
+        return ScoutCaptureProcessor(allocations=self.allocations)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         for request in self.assembler.add(list(spans)):

@@ -26,9 +26,15 @@ import requests  # noqa: E402
 from celery import Celery  # noqa: E402
 from fastapi import FastAPI, HTTPException  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
 
 engine = create_engine("sqlite://")
+
+
+@event.listens_for(engine, "connect")
+def _register_sleep(connection, _record) -> None:
+    connection.create_function("sleepy", 1, lambda seconds: time.sleep(seconds) or seconds)
+
 app = FastAPI()
 celery_app = Celery("parity", broker="memory://")
 celery_app.conf.task_always_eager = True
@@ -49,6 +55,15 @@ def read_item(item_id: int, q: str = "") -> dict:
         value = connection.execute(text("SELECT :id + 1 AS next"), {"id": item_id}).scalar()
     requests.get(f"{OUTBOUND}/prices/{item_id}", timeout=5)
     return {"item_id": item_id, "next": value}
+
+
+@app.get("/slow")
+def slow() -> dict:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT sleepy(:seconds)"), {"seconds": 0.6})  # over 0.5 s: a stack
+        for _ in range(5):  # one statement, 5 calls, over 150 ms: an N+1 stack
+            connection.execute(text("SELECT sleepy(:seconds) + 1"), {"seconds": 0.04})
+    return {}
 
 
 @app.get("/boom")
@@ -76,8 +91,11 @@ client = TestClient(app, raise_server_exceptions=False)
 queued_at_ms = int(time.time() * 1000) - 150
 client.get("/items/7?q=abc&password=hunter2",
            headers={"X-Forwarded-For": "203.0.113.5, 10.0.0.1", "X-Request-Start": f"t={queued_at_ms}"})
+client.get("/slow")
 client.get("/boom")
 client.get("/missing")
+client.get("/does-not-exist")  # the router's own 404: no endpoint, no request
+client.post("/items/7")  # the router's 405: the route matched the path, not the method
 add.apply(args=(2, 3))
 crash.apply()
 

@@ -166,6 +166,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scout_max_buffered_spans", IntRange(100, 10_000_000), 20_000,
             "Most spans waiting for their request's root span; the oldest are dropped and counted.",
             ("TL_OTEL_SCOUT_MAX_BUFFERED_SPANS",), group="scout"),
+    Setting("scout_allocations", parse_bool, False,
+            "Allocation counts per span for Scout (`allocations`, `start_allocations`, `stop_allocations`) "
+            "from scout_apm's _objtrace extension, which counts every allocation of the whole process "
+            "(docs/scout.md: cost and why it is off by default).",
+            ("TL_OTEL_SCOUT_ALLOCATIONS",), group="scout"),
     # --- logging bridge and JSON lines ----------------------------------------------------
     Setting("logging", parse_bool, True, "Bridge stdlib logging into OpenTelemetry log records.",
             ("TL_OTEL_LOGGING",), group="logs"),
