@@ -1,16 +1,24 @@
 """The redaction step: attribute names, ``key=value`` text, URL userinfo, SQL literals, secret shapes and
-the configured secrets themselves.
+the configured secrets themselves, applied to every field of a span or a log record that carries text.
 
 It runs on the pipeline's dispatcher thread, once per item, before the item is handed to any destination;
 spans and log records are changed in place (they are finished: nothing else writes to them) and a
-``tl.redacted`` attribute names the keys that were touched. Nothing here raises to its caller: the
-pipeline drops (and counts) an item it could not redact rather than send it unredacted."""
+``tl.redacted`` attribute names the fields that were touched. Which fields carry text is written down once
+(``SPAN_FIELDS``, ``LOG_RECORD_FIELDS``); a test compares those tables with the SDK's classes, so a field
+the SDK adds fails the build instead of leaking. Metrics: ``tl_otel.redaction.metrics``. Nothing here raises
+to its caller: the pipeline drops (and counts) an item it could not redact rather than send it unredacted."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationInfo, InstrumentationScope
+from opentelemetry.trace import SpanContext, TraceState
 
 from tl_otel.redaction.denylists import (
     KEY_NAMES,
@@ -26,18 +34,85 @@ MARKER = "REDACTED"
 REDACTED_KEYS_ATTRIBUTE = "tl.redacted"
 # A configured secret shorter than this is not searched for in free text: it would erase common words.
 MIN_SECRET_LENGTH = 6
-_MAX_DEPTH = 10
+# Containers nested deeper than this are replaced whole (never passed on unexamined).
+MAX_DEPTH = 10
 _MAX_TEXT = 16384
 _PLAIN = frozenset({int, float, bool, bytes, type(None)})
-_VALUE_TAIL = re.compile(r"[^\s&\"',;}#)\]=:]+$")
 _UNCHANGED = "\x00unchanged"
 # A colon that can separate a key from a value (not a URL scheme's).
 _COLON_PAIR = re.compile(r"[A-Za-z\"'\]]\s*:(?!//)")
 _SQL_LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.:?@])-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b(?![\w.])")
+# Characters of a query or form key (``card[number]``, ``X-Amz-Signature``), walked back over to find what
+# precedes a key: ``?`` or ``&`` (or nothing) makes its value a query value.
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-[]")
+
+# URL userinfo: from the scheme's ``://`` to the last ``@`` before the host (a password may hold ``@``); the
+# class stops at the path, query, fragment, whitespace and quotes, so it never spans two URLs.
+_USERINFO = r"(?P<userinfo>://[^/\s?#\"'<>\\]*@)"
+# After a key: its closing quote (``"password": ``, ``\"password\": ``), then ``=`` or ``:`` (not ``://``).
+_SEPARATOR = r"""(?:\\?["'])?[ \t]*(?P<sep>=|:(?!//))[ \t]*"""
+# The value, to its real end: a quoted value to its closing unescaped quote (escaped quotes inside), a
+# value quoted with escaped quotes (JSON inside a JSON string) to the next ``\"``, anything else to
+# whitespace (query values are cut at ``&`` afterwards). An auth scheme before a bare value is kept.
+_VALUE = (r"""(?P<value>"(?:[^"\\\n]|\\.)*(?P<dq>")?|'(?:[^'\\\n]|\\.)*(?P<sq>')?"""
+          r"""|\\"(?:[^\\\n]|\\[^"\n])*(?P<eq>\\")?"""
+          r"""|(?P<scheme>(?:bearer|basic|digest|token)[ \t]+)?\S+)""")
 
 
 def _normalise(key: str) -> str:
     return key.strip().lower().replace("-", "_")
+
+
+def encoded_variants(secret: str) -> set[str]:
+    """The forms a configured secret travels in besides its own: URL-encoded (a query parameter, a form
+    field) and its own base64 encoding (a header, a config dump)."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {quote(secret, safe=""), quote_plus(secret, safe="")}
+    for encoded in (base64.b64encode(raw).decode("ascii"), base64.urlsafe_b64encode(raw).decode("ascii")):
+        forms.add(encoded)
+        forms.add(encoded.rstrip("="))
+    forms.discard(secret)
+    return forms
+
+
+# Every field of a finished span and of a log record, and what the redaction step does with it. The tests
+# compare these tables with the SDK's own classes: a field added by a new SDK version fails them.
+SPAN_FIELDS: dict[str, str] = {
+    "_name": "text",
+    "_attributes": "attributes",
+    "_events": "event names and attributes",
+    "_links": "link attributes and trace state",
+    "_status": "description as text",
+    "_context": "trace state values as text",
+    "_instrumentation_scope": "name, version, schema URL and attributes",
+    "_instrumentation_info": "name, version and schema URL",
+    "_resource": "attributes (once per resource object)",
+    "_parent": "no text exported (ids only)",
+    "_kind": "no text",
+    "_start_time": "no text",
+    "_end_time": "no text",
+}
+LOG_RECORD_FIELDS: dict[str, str] = {
+    "body": "any value, at any depth",
+    "attributes": "attributes",
+    "severity_text": "text",
+    "event_name": "text",
+    "exception": "dropped (the SDK has already copied it into exception.* attributes)",
+    "context": "dropped by the pipeline (release_context)",
+    "timestamp": "no text",
+    "observed_timestamp": "no text",
+    "trace_id": "no text",
+    "span_id": "no text",
+    "trace_flags": "no text",
+    "severity_number": "no text",
+}
+# The record's holder (ReadWriteLogRecord): its resource and scope are redacted; limits carry no text.
+LOG_HOLDER_FIELDS: dict[str, str] = {
+    "log_record": "the fields above",
+    "resource": "attributes (once per resource object)",
+    "instrumentation_scope": "name, version, schema URL and attributes",
+    "limits": "no text",
+}
 
 
 class Redactor:
@@ -61,34 +136,41 @@ class Redactor:
         # Attribute values repeat (methods, hosts, routes, user agents): a scrubbed value is remembered.
         self._text_cache: dict[str, str] = {}
         self._sql_cache: dict[str, str] = {}  # ORM statements repeat: parameterized text, a handful of shapes
+        # Scopes and resources are shared by every item of a tracer, logger or provider: redacted once each.
+        # Keyed by id, holding the original so a reused id is recognised.
+        self._shared_cache: dict[int, tuple[Any, Any]] = {}
 
     # -- construction ------------------------------------------------------------------------
     @staticmethod
     def _secret_variants(secrets: Iterable[str]) -> list[str]:
         """A URL secret (webhook, Redis URL) leaks in pieces too: its path in an HTTP client's error, its
-        password inside the URL. Each piece long enough to be specific is searched for."""
-        from urllib.parse import urlsplit
-
+        password inside the URL. Each piece long enough to be specific is searched for, as it is and in
+        its URL-encoded and base64 forms."""
         variants: set[str] = set()
         for secret in secrets:
             if not secret:
                 continue
-            variants.add(secret)
+            pieces = {secret}
             if "://" in secret:
                 try:
                     parts = urlsplit(secret)
                 except ValueError:
-                    continue
-                for piece in (parts.path, parts.password, parts.query):
-                    if piece and len(piece) >= MIN_SECRET_LENGTH and piece.strip("/"):
-                        variants.add(piece)
+                    parts = None
+                if parts is not None:
+                    pieces.update(piece for piece in (parts.path, parts.password, parts.query)
+                                  if piece and len(piece) >= MIN_SECRET_LENGTH and piece.strip("/"))
+            for piece in pieces:
+                if len(piece) >= MIN_SECRET_LENGTH:
+                    variants.add(piece)
+                    variants.update(encoded_variants(piece))
         return sorted((v for v in variants if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
     def _compile(self, query_keys: Iterable[str], whole_keys: Iterable[str], extra_patterns: Iterable[str],
                  replace_defaults: bool):
         """Two patterns, both searched once per string: ``key=value`` pairs and URL userinfo are matched
         on the lowercased text with a case-sensitive pattern (several times faster than IGNORECASE in
-        ``re``); secret shapes, configured secrets and user patterns on the original text."""
+        ``re``); secret shapes, configured secrets and user patterns on the original text. Neither nests
+        one unbounded repetition in another (a test checks it), so matching stays linear in the text."""
         exact: list[str] = []
         replacements: list[str | None] = []
         # The exact pattern runs only when a string holds one of these (user patterns: always).
@@ -105,18 +187,24 @@ class Redactor:
             replacements.append(MARKER)
             self._anchors = None
         exact_pattern = re.compile("|".join(f"({alt})" for alt in exact)) if exact else None
-        folded = [r"://[^/\s@?#]+@"]
-        value = r"[\"']?\s*[=:]\s*[\"']?(?!redacted\b)(?:(?:bearer|basic|digest|token)\s+)?[^\s&\"',;}#)\]]+"
-        # key=value, key: value, "key": "value"; most names may carry a prefix (db_password, client-secret),
-        # and an auth scheme before the value is kept (Authorization: Bearer REDACTED).
+        keys: list[str] = []
+        # key=value, key: value, "key": "value"; most names may carry a prefix (db_password, client-secret).
         if query_keys:
-            keys = "|".join(re.escape(k).replace("_", "[_-]") for k in sorted(query_keys, key=len, reverse=True))
-            folded.append(rf"(?<![a-z0-9])(?:{keys}){value}")
+            names = "|".join(re.escape(k).replace("_", "[_-]") for k in sorted(query_keys, key=len, reverse=True))
+            keys.append(rf"(?<![a-z0-9])(?:{names})")
         if whole_keys:
-            keys = "|".join(re.escape(k) for k in sorted(whole_keys, key=len, reverse=True))
-            folded.append(rf"(?<![a-z0-9_.-])(?:{keys}){value}")
+            names = "|".join(re.escape(k) for k in sorted(whole_keys, key=len, reverse=True))
+            keys.append(rf"(?<![a-z0-9_.-])(?:{names})")
+        folded = [_USERINFO]
+        if keys:
+            folded.append(f"(?:{'|'.join(keys)}){_SEPARATOR}{_VALUE}")
         folded_pattern = re.compile("|".join(folded))
         return exact_pattern, folded_pattern, replacements
+
+    @property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        """The compiled patterns (for the linear-time test)."""
+        return tuple(p for p in (self._exact, self._folded) if p is not None)
 
     # -- predicates -------------------------------------------------------------------------
     def is_sensitive_key(self, key: str) -> bool:
@@ -150,6 +238,30 @@ class Redactor:
                 return True
         return False
 
+    @staticmethod
+    def _value_span(match: re.Match[str], folded: str) -> tuple[int, int]:
+        """Where the secret part of a matched value starts and ends: inside its quotes, after an auth scheme,
+        and for a query or form value (its key follows ``?``, ``&`` or nothing) before the next ``&``."""
+        start, end = match.span("value")
+        if match.start("dq") >= 0 or match.start("sq") >= 0:
+            return start + 1, end - 1
+        first = folded[start]
+        if first in "\"'":
+            return start + 1, end  # unterminated: to the end of the line
+        if first == "\\" and folded.startswith('\\"', start):
+            return start + 2, (end - 2 if match.start("eq") >= 0 else end)
+        if match.start("scheme") >= 0:
+            start = match.end("scheme")
+        if match.group("sep") == "=":
+            key_start = match.start()
+            while key_start > 0 and folded[key_start - 1] in _KEY_CHARS:
+                key_start -= 1
+            if key_start == 0 or folded[key_start - 1] in "?&":
+                amp = folded.find("&", start, end)
+                if amp >= 0:
+                    end = amp
+        return start, end
+
     def _scrub_folded(self, text: str) -> str:
         # Cheap test first: userinfo needs '@', a pair needs '=' or a colon that is not a URL scheme's.
         if "=" not in text and "@" not in text and (":" not in text or not _COLON_PAIR.search(text)):
@@ -158,16 +270,22 @@ class Redactor:
         if len(folded) != len(text):  # a few non-ASCII characters change length when lowercased
             folded = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
         pieces: list[str] = []
-        last = 0
-        for match in self._folded.finditer(folded):
-            start, end = match.span()
-            matched = folded[start:end]
-            if matched.startswith("://"):
+        last = position = 0
+        search = self._folded.search
+        while True:
+            match = search(folded, position)
+            if match is None:
+                break
+            if match.start("userinfo") >= 0:
+                start, end = match.span()
                 pieces.append(text[last:start] + f"://{MARKER}:{MARKER}@")
-            else:
-                value = _VALUE_TAIL.search(matched)
-                cut = start + (value.start() if value else 0)
-                pieces.append(text[last:cut] + MARKER)
+                last = position = end
+                continue
+            start, end = self._value_span(match, folded)
+            position = max(end, match.start("value") + 1)
+            if end <= start or folded[start:end] == "redacted":
+                continue
+            pieces.append(text[last:start] + MARKER)
             last = end
         if not pieces:
             return text
@@ -214,8 +332,9 @@ class Redactor:
             return self.scrub_text(value)
         if kind in _PLAIN:
             return value
-        if depth >= _MAX_DEPTH:
-            return value
+        if depth >= MAX_DEPTH:
+            # Deeper than anything is examined: replaced whole, never passed on unexamined.
+            return MARKER if self.enabled else value
         if isinstance(value, (list, tuple)):
             scrubbed = [self.scrub_value(v, depth + 1) for v in value]
             if all(a is b for a, b in zip(scrubbed, value, strict=True)):
@@ -273,28 +392,121 @@ class Redactor:
                 changes[key] = new
         return changes, sorted(changes)
 
+    # -- shared parts: scopes and resources --------------------------------------------------------
+    def _shared(self, item: Any, build: Any) -> Any:
+        cached = self._shared_cache.get(id(item))
+        if cached is not None and cached[0] is item:
+            return cached[1]
+        redacted = build(item)
+        if len(self._shared_cache) >= 256:
+            self._shared_cache.clear()
+        self._shared_cache[id(item)] = (item, redacted)
+        return redacted
+
+    def redact_scope(self, scope: Any) -> Any:
+        """An instrumentation scope (a tracer's, a meter's, a logger's: a logger name can hold anything) with
+        its texts redacted; the same object when nothing changed."""
+        if scope is None or not self.enabled:
+            return scope
+        return self._shared(scope, self._build_scope)
+
+    def _build_scope(self, scope: Any) -> Any:
+        texts = (scope.name, scope.version, scope.schema_url)
+        new = tuple(self.scrub_text(t) if isinstance(t, str) else t for t in texts)
+        attributes = getattr(scope, "attributes", None)
+        changes, _ = self.redact_attributes(attributes)
+        if not changes and all(a is b for a, b in zip(new, texts, strict=True)):
+            return scope
+        if isinstance(scope, InstrumentationScope):
+            return InstrumentationScope(*new, {**(attributes or {}), **changes} or None)
+        if isinstance(scope, InstrumentationInfo):
+            return InstrumentationInfo(*new)
+        return scope
+
+    def redact_resource(self, resource: Any) -> Any:
+        if resource is None or not self.enabled:
+            return resource
+        return self._shared(resource, self._build_resource)
+
+    def _build_resource(self, resource: Any) -> Any:
+        changes, _ = self.redact_attributes(resource.attributes)
+        schema_url = resource.schema_url
+        new_schema_url = self.scrub_text(schema_url) if schema_url else schema_url
+        if not changes and new_schema_url is schema_url:
+            return resource
+        return Resource({**resource.attributes, **changes}, new_schema_url)
+
+    def redact_resource_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        changes, _ = self.redact_attributes(attributes)
+        return {**attributes, **changes}
+
+    def _trace_state(self, context: Any) -> Any:
+        """A span context whose trace state (vendor values from the ``tracestate`` header) is redacted."""
+        state = getattr(context, "trace_state", None)
+        if not state:
+            return context
+        entries = [(key, self.scrub_text(value)) for key, value in state.items()]
+        if all(new is state[key] for key, new in entries):
+            return context
+        return SpanContext(context.trace_id, context.span_id, context.is_remote, context.trace_flags,
+                           TraceState(entries))
+
     # -- telemetry items --------------------------------------------------------------------
     def redact_span(self, span: Any) -> None:
+        """Every field of ``SPAN_FIELDS`` that carries text, in place."""
         touched: set[str] = set()
+        name = span._name
+        if type(name) is str:
+            new_name = self.scrub_text(name)
+            if new_name is not name:
+                span._name = new_name
+                touched.add("name")
         changes, keys = self.redact_attributes(span._attributes)
         if changes:
             _apply(span, "_attributes", changes)
             touched.update(keys)
         for event in span._events or ():
+            event_name = event._name
+            if type(event_name) is str:
+                new_name = self.scrub_text(event_name)
+                if new_name is not event_name:
+                    event._name = new_name
+                    touched.add("event.name")
             changes, keys = self.redact_attributes(event._attributes)
             if changes:
                 _apply(event, "_attributes", changes)
                 touched.update(keys)
+        for link in span._links or ():
+            changes, keys = self.redact_attributes(link._attributes)
+            if changes:
+                _apply(link, "_attributes", changes)
+                touched.update(f"link.{key}" for key in keys)
+            context = self._trace_state(link._context)
+            if context is not link._context:
+                link._context = context
+                touched.add("link.trace_state")
         status = span._status
         if status is not None and status.description:
             description = self.scrub_text(status.description)
             if description is not status.description:
                 status._description = description
                 touched.add("status.description")
+        context = self._trace_state(span._context)
+        if context is not span._context:
+            span._context = context
+            touched.add("trace_state")
+        scope = span._instrumentation_scope
+        if scope is not None:
+            span._instrumentation_scope = self.redact_scope(scope)
+        info = getattr(span, "_instrumentation_info", None)
+        if info is not None:
+            span._instrumentation_info = self.redact_scope(info)
+        span._resource = self.redact_resource(span._resource)
         if touched:
             _apply(span, "_attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
 
     def redact_log(self, record: Any) -> None:
+        """Every field of ``LOG_RECORD_FIELDS`` and ``LOG_HOLDER_FIELDS`` that carries text, in place."""
         log_record = getattr(record, "log_record", record)
         touched: set[str] = set()
         changes, keys = self.redact_attributes(log_record.attributes)
@@ -307,12 +519,23 @@ class Redactor:
             if new_body is not body:
                 log_record.body = new_body
                 touched.add("body")
+        for field in ("severity_text", "event_name"):
+            text = getattr(log_record, field, None)
+            if type(text) is str and text:
+                new_text = self.scrub_text(text)
+                if new_text is not text:
+                    setattr(log_record, field, new_text)
+                    touched.add(field)
+        if getattr(log_record, "exception", None) is not None:
+            log_record.exception = None
+        if record is not log_record:
+            for field, redact in (("instrumentation_scope", self.redact_scope), ("resource", self.redact_resource)):
+                shared = getattr(record, field, None)
+                new_shared = redact(shared)
+                if new_shared is not shared:
+                    setattr(record, field, new_shared)
         if touched:
             _apply(log_record, "attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
-
-    def redact_resource_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        changes, _ = self.redact_attributes(attributes)
-        return {**attributes, **changes}
 
 
 def _encodable(text: str) -> str:
