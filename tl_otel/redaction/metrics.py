@@ -13,6 +13,7 @@ series (sums and counts added, histogram buckets added, a gauge's latest value k
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from tl_otel.redaction.redactor import Redactor
+from tl_otel.self_log import logger
 
 # Every field of the metrics data classes and what is done with it (a test compares these with the SDK's
 # dataclasses, so a field a new SDK version adds fails it instead of leaking).
@@ -61,11 +63,29 @@ def install(reader: MetricReader, redactor: Redactor) -> None:
 
         def collect(metric_reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
             data = func(metric_reader, timeout_millis=timeout_millis)
-            return None if data is None else redact_metrics_data(redactor, data)
+            if data is None:
+                return None
+            try:
+                return redact_metrics_data(redactor, data)
+            except Exception as exc:
+                # Never sent unredacted: this collection is lost, and said so (at most once a minute).
+                _warn_lost(exc)
+                return None
 
         set_callback(collect)
 
     reader._set_collect_callback = set_redacting_callback  # type: ignore[method-assign]
+
+
+_last_warning = [0.0]
+
+
+def _warn_lost(exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _last_warning[0] >= 60.0:
+        _last_warning[0] = now
+        logger.warning("a metrics collection could not be redacted and was not exported (%s: %s)",
+                       type(exc).__name__, exc)
 
 
 def redact_metrics_data(redactor: Redactor, data: MetricsData) -> MetricsData:
@@ -161,23 +181,26 @@ def _merged(points: Sequence[Any], gauge: bool) -> list[Any]:
 
 
 def _merge(a: Any, b: Any, gauge: bool) -> Any:
-    start = min(a.start_time_unix_nano, b.start_time_unix_nano)
-    time = max(a.time_unix_nano, b.time_unix_nano)
+    # A gauge's points have no start time.
+    starts = [t for t in (a.start_time_unix_nano, b.start_time_unix_nano) if t is not None]
+    start = min(starts) if starts else None
+    end = max(a.time_unix_nano or 0, b.time_unix_nano or 0)
     exemplars = [*a.exemplars, *b.exemplars]
     if isinstance(a, NumberDataPoint):
         # A gauge is a last value: the later one wins. A sum (delta or cumulative) adds.
-        value = (b.value if b.time_unix_nano >= a.time_unix_nano else a.value) if gauge else a.value + b.value
-        return dataclasses.replace(a, start_time_unix_nano=start, time_unix_nano=time, value=value,
+        value = (b.value if (b.time_unix_nano or 0) >= (a.time_unix_nano or 0) else a.value) if gauge else (
+            a.value + b.value)
+        return dataclasses.replace(a, start_time_unix_nano=start, time_unix_nano=end, value=value,
                                    exemplars=exemplars)
     if isinstance(a, HistogramDataPoint) and list(a.explicit_bounds) == list(b.explicit_bounds):
         return dataclasses.replace(
-            a, start_time_unix_nano=start, time_unix_nano=time, count=a.count + b.count, sum=a.sum + b.sum,
+            a, start_time_unix_nano=start, time_unix_nano=end, count=a.count + b.count, sum=a.sum + b.sum,
             bucket_counts=[x + y for x, y in zip(a.bucket_counts, b.bucket_counts, strict=True)],
             min=min(a.min, b.min), max=max(a.max, b.max), exemplars=exemplars)
     if isinstance(a, ExponentialHistogramDataPoint):
         scale, positive, negative = _common_buckets(a, b)
         return dataclasses.replace(
-            a, start_time_unix_nano=start, time_unix_nano=time, count=a.count + b.count, sum=a.sum + b.sum,
+            a, start_time_unix_nano=start, time_unix_nano=end, count=a.count + b.count, sum=a.sum + b.sum,
             scale=scale, zero_count=a.zero_count + b.zero_count, positive=positive, negative=negative,
             flags=a.flags | b.flags, min=min(a.min, b.min), max=max(a.max, b.max), exemplars=exemplars)
     # Histograms of one instrument share their bounds; if they ever did not, the larger point is kept.

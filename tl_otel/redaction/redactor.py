@@ -11,6 +11,7 @@ to its caller: the pipeline drops (and counts) an item it could not redact rathe
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -65,9 +66,10 @@ def _normalise(key: str) -> str:
 
 def encoded_variants(secret: str) -> set[str]:
     """The forms a configured secret travels in besides its own: URL-encoded (a query parameter, a form
-    field) and its own base64 encoding (a header, a config dump)."""
+    field), its own base64 encoding (a header, a config dump) and lowercased (the SDK lowercases instrument
+    names)."""
     raw = secret.encode("utf-8", "surrogatepass")
-    forms = {quote(secret, safe=""), quote_plus(secret, safe="")}
+    forms = {quote(secret, safe=""), quote_plus(secret, safe=""), secret.lower()}
     for encoded in (base64.b64encode(raw).decode("ascii"), base64.urlsafe_b64encode(raw).decode("ascii")):
         forms.add(encoded)
         forms.add(encoded.rstrip("="))
@@ -420,7 +422,10 @@ class Redactor:
         if isinstance(scope, InstrumentationScope):
             return InstrumentationScope(*new, {**(attributes or {}), **changes} or None)
         if isinstance(scope, InstrumentationInfo):
-            return InstrumentationInfo(*new)
+            # Deprecated (its constructor warns): a copy with the redacted texts.
+            info = copy.copy(scope)
+            info._name, info._version, info._schema_url = new
+            return info
         return scope
 
     def redact_resource(self, resource: Any) -> Any:
@@ -533,7 +538,8 @@ class Redactor:
                 shared = getattr(record, field, None)
                 new_shared = redact(shared)
                 if new_shared is not shared:
-                    setattr(record, field, new_shared)
+                    # ReadableLogRecord is a frozen dataclass; like a finished span, it is written in place.
+                    object.__setattr__(record, field, new_shared)
         if touched:
             _apply(log_record, "attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
 
