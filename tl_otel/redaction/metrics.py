@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
 )
 
-from tl_otel.redaction.redactor import Redactor
+from tl_otel.redaction.redactor import MARKER, Redactor
 from tl_otel.self_log import logger
 
 # Every field of the metrics data classes and what is done with it (a test compares these with the SDK's
@@ -124,36 +124,49 @@ def _metric(redactor: Redactor, metric: Metric) -> Metric:
     description = scrub(metric.description) if metric.description else metric.description
     unit = scrub(metric.unit) if metric.unit else metric.unit
     points = metric.data.data_points
-    new_points = _points(redactor, points)
-    if new_points is not points:
-        new_points = _merged(new_points, isinstance(metric.data, Gauge))
-    if name is metric.name and description is metric.description and unit is metric.unit and new_points is points:
+    new_points, changed = _points(redactor, points)
+    if changed:
+        new_points = _merged(new_points, changed, isinstance(metric.data, Gauge))
+    if name is metric.name and description is metric.description and unit is metric.unit and not changed:
         return metric
-    data = metric.data if new_points is points else dataclasses.replace(metric.data, data_points=new_points)
+    data = dataclasses.replace(metric.data, data_points=new_points) if changed else metric.data
     return Metric(name=name, description=description, unit=unit, data=data)
 
 
-def _points(redactor: Redactor, points: Sequence[Any]) -> Sequence[Any]:
-    """The points with their attributes and exemplars redacted; ``points`` itself when none changed."""
-    out: list[Any] | None = None
-    redact = redactor.redact_attributes
-    for index, point in enumerate(points):
+# Bound of the per-series cache (one entry per attribute set of every metric).
+MAX_CACHED_SERIES = 16384
+
+
+def _redacted_attributes(redactor: Redactor, attributes: Any) -> Any:
+    cache = redactor.metric_attributes_cache
+    cached = cache.get(id(attributes))
+    if cached is not None and cached[0] is attributes:
+        return cached[1]
+    changes, _ = redactor.redact_attributes(attributes)
+    redacted = {**attributes, **changes} if changes else attributes
+    if len(cache) >= MAX_CACHED_SERIES:
+        cache.clear()
+    cache[id(attributes)] = (attributes, redacted)
+    return redacted
+
+
+def _points(redactor: Redactor, points: Sequence[Any]) -> tuple[Sequence[Any], set[int]]:
+    """The points with their attributes and exemplars redacted, and the ids of those that changed."""
+    out: list[Any] = []
+    changed: set[int] = set()
+    for point in points:
         attributes = point.attributes
-        changes, _ = redact(attributes)
-        exemplars = _exemplars(redactor, point.exemplars)
-        if changes or exemplars is not point.exemplars:
-            if out is None:
-                out = list(points[:index])
-            point = dataclasses.replace(point, attributes={**(attributes or {}), **changes} if changes else attributes,
-                                        exemplars=exemplars)
-        if out is not None:
-            out.append(point)
-    return points if out is None else out
+        redacted = _redacted_attributes(redactor, attributes) if attributes else attributes
+        exemplars = point.exemplars
+        new_exemplars = _exemplars(redactor, exemplars) if exemplars else exemplars
+        if redacted is not attributes or new_exemplars is not exemplars:
+            point = dataclasses.replace(point, attributes=redacted, exemplars=new_exemplars)
+            changed.add(id(point))
+        out.append(point)
+    return (out, changed) if changed else (points, changed)
 
 
 def _exemplars(redactor: Redactor, exemplars: Sequence[Any]) -> Sequence[Any]:
-    if not exemplars:
-        return exemplars
     out = []
     changed = False
     for exemplar in exemplars:
@@ -171,13 +184,31 @@ def _identity(attributes: Any) -> tuple[Any, ...]:
                         for key, value in (attributes or {}).items()))
 
 
-def _merged(points: Sequence[Any], gauge: bool) -> list[Any]:
-    by_identity: dict[tuple[Any, ...], Any] = {}
+def _carries_marker(attributes: Any) -> bool:
+    for value in (attributes or {}).values():  # noqa: SIM110 - a plain loop: this runs per point
+        if type(value) is str and MARKER in value:
+            return True
+    return False
+
+
+def _merged(points: Sequence[Any], changed: set[int], gauge: bool) -> list[Any]:
+    """Points that redaction made identical, merged. Only a changed point can now equal another one; it
+    carries the marker, so an unchanged point can equal it only if it carries the marker as well: the
+    others are kept as they are without computing their identity."""
+    out: list[Any] = []
+    where: dict[tuple[Any, ...], int] = {}
     for point in points:
+        if id(point) not in changed and not _carries_marker(point.attributes):
+            out.append(point)
+            continue
         key = _identity(point.attributes)
-        earlier = by_identity.get(key)
-        by_identity[key] = point if earlier is None else _merge(earlier, point, gauge)
-    return list(by_identity.values())
+        index = where.get(key)
+        if index is None:
+            where[key] = len(out)
+            out.append(point)
+        else:
+            out[index] = _merge(out[index], point, gauge)
+    return out
 
 
 def _merge(a: Any, b: Any, gauge: bool) -> Any:

@@ -20,6 +20,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationInfo, InstrumentationScope
 from opentelemetry.trace import SpanContext, TraceState
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from tl_otel.redaction.denylists import (
     KEY_NAMES,
@@ -58,6 +59,22 @@ _SEPARATOR = r"""(?:\\?["'])?[ \t]*(?P<sep>=|:(?!//))[ \t]*"""
 _VALUE = (r"""(?P<value>"(?:[^"\\\n]|\\.)*(?P<dq>")?|'(?:[^'\\\n]|\\.)*(?P<sq>')?"""
           r"""|\\"(?:[^\\\n]|\\[^"\n])*(?P<eq>\\")?"""
           r"""|(?P<scheme>(?:bearer|basic|digest|token)[ \t]+)?\S+)""")
+
+
+# Each configured secret (and each of its forms) is looked for only in a string that holds its last characters
+# (a key's random end, not a URL's scheme): enough to be specific, and the forms share them (a URL and its
+# URL-encoded and lowercased forms, a base64 form padded or not).
+ANCHOR_LENGTH = 8
+
+
+def _minimal_anchors(anchors: list[str]) -> tuple[str, ...]:
+    """The anchors without those that contain another (a string holding the longer holds the shorter)."""
+    unique = sorted(set(anchors), key=len)
+    kept: list[str] = []
+    for anchor in unique:
+        if not any(shorter in anchor for shorter in kept):
+            kept.append(anchor)
+    return tuple(kept)
 
 
 def _normalise(key: str) -> str:
@@ -141,6 +158,11 @@ class Redactor:
         # Scopes and resources are shared by every item of a tracer, logger or provider: redacted once each.
         # Keyed by id, holding the original so a reused id is recognised.
         self._shared_cache: dict[int, tuple[Any, Any]] = {}
+        self._clean_scope: Any = None  # the last scope and resource found to need nothing
+        # Metric series: the SDK hands the same attribute mapping for a series at every collection, so its
+        # redacted form is remembered (id -> (mapping, redacted mapping)).
+        self.metric_attributes_cache: dict[int, tuple[Any, Any]] = {}
+        self._clean_resource: Any = None
 
     # -- construction ------------------------------------------------------------------------
     @staticmethod
@@ -176,7 +198,9 @@ class Redactor:
         exact: list[str] = []
         replacements: list[str | None] = []
         # The exact pattern runs only when a string holds one of these (user patterns: always).
-        self._anchors: tuple[str, ...] | None = tuple(self._secrets) + (() if replace_defaults else SHAPE_ANCHORS)
+        self._anchors: tuple[str, ...] | None = _minimal_anchors(
+            [secret.rstrip("=")[-ANCHOR_LENGTH:] for secret in self._secrets]
+            + ([] if replace_defaults else list(SHAPE_ANCHORS)))
         if self._secrets:
             exact.append("|".join(re.escape(s) for s in self._secrets))
             replacements.append(MARKER)
@@ -201,6 +225,11 @@ class Redactor:
         if keys:
             folded.append(f"(?:{'|'.join(keys)}){_SEPARATOR}{_VALUE}")
         folded_pattern = re.compile("|".join(folded))
+        # A cheap first look for any key at all: alternatives that each start with a letter let the engine skip
+        # every other position in C; most strings holding '=' ("mode=fast") hold no sensitive key.
+        hints = {k.lstrip("_-") for k in (*query_keys, *whole_keys)} - {""}
+        self._key_hint = re.compile("|".join(re.escape(k).replace("_", "[_-]")
+                                             for k in sorted(hints, key=len, reverse=True))) if hints else None
         return exact_pattern, folded_pattern, replacements
 
     @property
@@ -245,17 +274,20 @@ class Redactor:
         """Where the secret part of a matched value starts and ends: inside its quotes, after an auth scheme,
         and for a query or form value (its key follows ``?``, ``&`` or nothing) before the next ``&``."""
         start, end = match.span("value")
-        if match.start("dq") >= 0 or match.start("sq") >= 0:
-            return start + 1, end - 1
         first = folded[start]
-        if first in "\"'":
-            return start + 1, end  # unterminated: to the end of the line
-        if first == "\\" and folded.startswith('\\"', start):
-            return start + 2, (end - 2 if match.start("eq") >= 0 else end)
-        if match.start("scheme") >= 0:
-            start = match.end("scheme")
-        if match.group("sep") == "=":
+        if first in "\"'\\":
+            if match.start("dq") >= 0 or match.start("sq") >= 0:
+                return start + 1, end - 1
+            if first != "\\":
+                return start + 1, end  # unterminated: to the end of the line
+            if folded.startswith('\\"', start):
+                return start + 2, (end - 2 if match.start("eq") >= 0 else end)
+        scheme_end = match.end("scheme")
+        if scheme_end >= 0:
+            start = scheme_end
+        if folded[match.start("sep")] == "=":
             key_start = match.start()
+            # The key may carry a prefix (db_password): what precedes the whole name decides.
             while key_start > 0 and folded[key_start - 1] in _KEY_CHARS:
                 key_start -= 1
             if key_start == 0 or folded[key_start - 1] in "?&":
@@ -271,8 +303,14 @@ class Redactor:
         folded = text.lower()
         if len(folded) != len(text):  # a few non-ASCII characters change length when lowercased
             folded = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        position = 0
+        if "@" not in folded or "://" not in folded:  # no userinfo: the first key is where to start
+            hint = self._key_hint.search(folded) if self._key_hint is not None else None
+            if hint is None:
+                return text
+            position = max(0, hint.start() - 1)  # a key's leading '_' is not in the hint
         pieces: list[str] = []
-        last = position = 0
+        last = 0
         search = self._folded.search
         while True:
             match = search(folded, position)
@@ -458,10 +496,13 @@ class Redactor:
 
     # -- telemetry items --------------------------------------------------------------------
     def redact_span(self, span: Any) -> None:
-        """Every field of ``SPAN_FIELDS`` that carries text, in place."""
+        """Every field of ``SPAN_FIELDS`` that carries text, in place.
+
+        Written for the common case (a name seen before, no events or links, a scope and a resource shared
+        with every other span of the tracer): dictionary look-ups, no calls, before anything else."""
         touched: set[str] = set()
         name = span._name
-        if type(name) is str:
+        if type(name) is str and self._text_cache.get(name) is not _UNCHANGED:
             new_name = self.scrub_text(name)
             if new_name is not name:
                 span._name = new_name
@@ -470,7 +511,50 @@ class Redactor:
         if changes:
             _apply(span, "_attributes", changes)
             touched.update(keys)
-        for event in span._events or ():
+        if span._events:
+            self._redact_events(span._events, touched)
+        if span._links:
+            self._redact_links(span._links, touched)
+        status = span._status
+        if status is not None and status.description:
+            description = self.scrub_text(status.description)
+            if description is not status.description:
+                status._description = description
+                touched.add("status.description")
+        context = span._context
+        state = context.trace_state if context is not None else None
+        if state is not None and state is not DEFAULT_TRACE_STATE and state:
+            new_context = self._trace_state(context)
+            if new_context is not context:
+                span._context = new_context
+                touched.add("trace_state")
+        shared = self._shared_cache
+        scope = span._instrumentation_scope
+        if scope is not None and scope is not self._clean_scope:
+            cached = shared.get(id(scope))
+            new_scope = cached[1] if cached is not None and cached[0] is scope else self.redact_scope(scope)
+            if new_scope is not scope:
+                span._instrumentation_scope = new_scope
+                # The deprecated InstrumentationInfo holds the same name, version and schema URL.
+                info = getattr(span, "_instrumentation_info", None)
+                if info is not None:
+                    span._instrumentation_info = self.redact_scope(info)
+            else:
+                self._clean_scope = scope  # the next span most likely has the same tracer
+        resource = span._resource
+        if resource is not self._clean_resource:
+            cached = shared.get(id(resource))
+            new_resource = cached[1] if cached is not None and cached[0] is resource else self.redact_resource(
+                resource)
+            if new_resource is not resource:
+                span._resource = new_resource
+            else:
+                self._clean_resource = resource
+        if touched:
+            _apply(span, "_attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
+
+    def _redact_events(self, events: Any, touched: set[str]) -> None:
+        for event in events:
             event_name = event._name
             if type(event_name) is str:
                 new_name = self.scrub_text(event_name)
@@ -481,7 +565,9 @@ class Redactor:
             if changes:
                 _apply(event, "_attributes", changes)
                 touched.update(keys)
-        for link in span._links or ():
+
+    def _redact_links(self, links: Any, touched: set[str]) -> None:
+        for link in links:
             changes, keys = self.redact_attributes(link._attributes)
             if changes:
                 _apply(link, "_attributes", changes)
@@ -490,25 +576,6 @@ class Redactor:
             if context is not link._context:
                 link._context = context
                 touched.add("link.trace_state")
-        status = span._status
-        if status is not None and status.description:
-            description = self.scrub_text(status.description)
-            if description is not status.description:
-                status._description = description
-                touched.add("status.description")
-        context = self._trace_state(span._context)
-        if context is not span._context:
-            span._context = context
-            touched.add("trace_state")
-        scope = span._instrumentation_scope
-        if scope is not None:
-            span._instrumentation_scope = self.redact_scope(scope)
-        info = getattr(span, "_instrumentation_info", None)
-        if info is not None:
-            span._instrumentation_info = self.redact_scope(info)
-        span._resource = self.redact_resource(span._resource)
-        if touched:
-            _apply(span, "_attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
 
     def redact_log(self, record: Any) -> None:
         """Every field of ``LOG_RECORD_FIELDS`` and ``LOG_HOLDER_FIELDS`` that carries text, in place."""
