@@ -154,6 +154,8 @@ class Redactor:
                                                                       replace_defaults)
         # Attribute values repeat (methods, hosts, routes, user agents): a scrubbed value is remembered.
         self._text_cache: dict[str, str] = {}
+        # Span names apart: an application naming spans after raw URLs must not evict the attribute values.
+        self._name_cache: dict[str, str] = {}
         self._sql_cache: dict[str, str] = {}  # ORM statements repeat: parameterized text, a handful of shapes
         # Scopes and resources are shared by every item of a tracer, logger or provider: redacted once each.
         # Keyed by id, holding the original so a reused id is recognised.
@@ -332,14 +334,16 @@ class Redactor:
         pieces.append(text[last:])
         return "".join(pieces)
 
-    def scrub_text(self, text: str) -> str:
+    def scrub_text(self, text: str, cache: dict[str, str] | None = None) -> str:
         """``text`` with every secret shape, configured secret, userinfo and sensitive ``key=value`` value
-        replaced. Returns the same object when nothing matched (the common case, and the cheap one)."""
+        replaced. Returns the same object when nothing matched (the common case, and the cheap one).
+        ``cache``: where the result is remembered (default: the cache of attribute values)."""
         if not text:
             return text
         if not self.enabled:
             return text if text.isascii() else _encodable(text)
-        cache = self._text_cache
+        if cache is None:
+            cache = self._text_cache
         cached = cache.get(text)
         if cached is not None:
             return text if cached is _UNCHANGED else cached
@@ -502,8 +506,8 @@ class Redactor:
         with every other span of the tracer): dictionary look-ups, no calls, before anything else."""
         touched: set[str] = set()
         name = span._name
-        if type(name) is str and self._text_cache.get(name) is not _UNCHANGED:
-            new_name = self.scrub_text(name)
+        if type(name) is str and self._name_cache.get(name) is not _UNCHANGED:
+            new_name = self.scrub_text(name, self._name_cache)
             if new_name is not name:
                 span._name = new_name
                 touched.add("name")
