@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry._logs import LogRecord
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -71,6 +73,28 @@ def make_spans(count: int, offset: int, with_secrets: bool, distinct_names: bool
         with tracer.start_as_current_span(name if distinct_names else "span", kind=span_kind, attributes=attributes):
             pass
     return list(memory.get_finished_spans())
+
+
+def make_logs(count: int, offset: int) -> list:
+    """Log records as the logging bridge makes them: five loggers, repeated messages and fields."""
+    records: list[Any] = []
+
+    class Keep:
+        def on_emit(self, record: Any) -> None:
+            records.append(record)
+
+        def shutdown(self) -> None: ...
+
+        def force_flush(self, timeout_millis: int = 0) -> bool:
+            return True
+
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(Keep())
+    loggers = [provider.get_logger(f"engine.module{index}") for index in range(5)]
+    for index in range(offset, offset + count):
+        loggers[index % 5].emit(LogRecord(body=f"Engine executed {index % 50}", severity_text="INFO", attributes={
+            "engine_id": f"engine-{index % 20}", "code.function.name": "run", "code.line.number": 9}))
+    return records
 
 
 def make_metrics(series: int) -> Any:
@@ -131,6 +155,11 @@ def run() -> None:
                 spans = pair[which]
                 seconds = _timed(lambda spans=spans, redactor=redactor: [redactor.redact_span(s) for s in spans])
                 results.setdefault(label, {}).setdefault(which, []).append(seconds / SPANS * 1e6)
+        pair = {"old": make_logs(SPANS, offset), "new": make_logs(SPANS, offset)}
+        for which, redactor in order:
+            records = pair[which]
+            seconds = _timed(lambda records=records, redactor=redactor: [redactor.redact_log(r) for r in records])
+            results.setdefault("log records", {}).setdefault(which, []).append(seconds / SPANS * 1e6)
     data = make_metrics(2000)
     points = sum(len(m.data.data_points) for rm in data.resource_metrics for sm in rm.scope_metrics
                  for m in sm.metrics)
@@ -140,7 +169,8 @@ def run() -> None:
     print(f"  {'workload':52} {'before':>8} {'now':>8} {'ratio':>6}")
     for label, by in results.items():
         before, now = statistics.median(by["old"]), statistics.median(by["new"])
-        print(f"  {label + ' (per span)':52} {before:8.2f} {now:8.2f} {now / before:6.2f}")
+        unit = "per record" if label.startswith("log") else "per span"
+        print(f"  {label + f' ({unit})':52} {before:8.2f} {now:8.2f} {now / before:6.2f}")
     print(f"  {'metric points, first collection (per point)':52} {'-':>8} {metric_rounds[0]:8.2f}")
     print(f"  {'metric points, later collections (per point)':52} {'-':>8} "
           f"{statistics.median(metric_rounds[1:]):8.2f}   ({points} points, 1/10 merged)")

@@ -557,6 +557,14 @@ class Redactor:
         if touched:
             _apply(span, "_attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
 
+    def _scrub_field(self, holder: Any, field: str, touched: set[str]) -> None:
+        text = getattr(holder, field)
+        if type(text) is str:
+            new_text = self.scrub_text(text)
+            if new_text is not text:
+                setattr(holder, field, new_text)
+                touched.add(field)
+
     def _redact_events(self, events: Any, touched: set[str]) -> None:
         for event in events:
             event_name = event._name
@@ -595,22 +603,27 @@ class Redactor:
             if new_body is not body:
                 log_record.body = new_body
                 touched.add("body")
-        for field in ("severity_text", "event_name"):
-            text = getattr(log_record, field, None)
-            if type(text) is str and text:
-                new_text = self.scrub_text(text)
-                if new_text is not text:
-                    setattr(log_record, field, new_text)
-                    touched.add(field)
-        if getattr(log_record, "exception", None) is not None:
+        text_cache = self._text_cache
+        severity, event_name = log_record.severity_text, log_record.event_name
+        if severity and text_cache.get(severity) is not _UNCHANGED:
+            self._scrub_field(log_record, "severity_text", touched)
+        if event_name and text_cache.get(event_name) is not _UNCHANGED:
+            self._scrub_field(log_record, "event_name", touched)
+        if log_record.exception is not None:
             log_record.exception = None
         if record is not log_record:
-            for field, redact in (("instrumentation_scope", self.redact_scope), ("resource", self.redact_resource)):
-                shared = getattr(record, field, None)
-                new_shared = redact(shared)
-                if new_shared is not shared:
-                    # ReadableLogRecord is a frozen dataclass; like a finished span, it is written in place.
-                    object.__setattr__(record, field, new_shared)
+            shared = self._shared_cache
+            scope, resource = record.instrumentation_scope, record.resource
+            cached = shared.get(id(scope))
+            new_scope = cached[1] if cached is not None and cached[0] is scope else self.redact_scope(scope)
+            cached = shared.get(id(resource))
+            new_resource = cached[1] if cached is not None and cached[0] is resource else self.redact_resource(
+                resource)
+            # ReadableLogRecord is a frozen dataclass; like a finished span, it is written in place.
+            if new_scope is not scope:
+                object.__setattr__(record, "instrumentation_scope", new_scope)
+            if new_resource is not resource:
+                object.__setattr__(record, "resource", new_resource)
         if touched:
             _apply(log_record, "attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
 
