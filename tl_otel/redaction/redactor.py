@@ -161,10 +161,10 @@ class Redactor:
         # Keyed by id, holding the original so a reused id is recognised.
         self._shared_cache: dict[int, tuple[Any, Any]] = {}
         self._clean_scope: Any = None  # the last scope and resource found to need nothing
-        # Metric series: the SDK hands the same attribute mapping for a series at every collection, so its
-        # redacted form is remembered (id -> (mapping, redacted mapping)).
-        self.metric_attributes_cache: dict[int, tuple[Any, Any]] = {}
         self._clean_resource: Any = None
+        # Metric series: the SDK hands the same attribute mapping for a series at every collection, so its
+        # redacted form is remembered (id -> (mapping, redacted mapping)); bounded by tl_otel.redaction.metrics.
+        self.metric_attributes_cache: dict[int, tuple[Any, Any]] = {}
 
     # -- construction ------------------------------------------------------------------------
     @staticmethod
@@ -237,7 +237,7 @@ class Redactor:
     @property
     def patterns(self) -> tuple[re.Pattern[str], ...]:
         """The compiled patterns (for the linear-time test)."""
-        return tuple(p for p in (self._exact, self._folded) if p is not None)
+        return tuple(p for p in (self._exact, self._folded, self._key_hint) if p is not None)
 
     # -- predicates -------------------------------------------------------------------------
     def is_sensitive_key(self, key: str) -> bool:
