@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tl_otel.exporters.jsonl.encoder import encode_line
-from tl_otel.redaction.redactor import MARKER, Redactor
+from tl_otel.redaction.redactor import MARKER, Redactor, with_changes
 from tl_otel.safe_values import to_jsonable
 
 redactor = Redactor(secrets=["phc_configuredkey1234567890", "https://hooks.example.test/services/T01/B02/whsecretpath99"])
@@ -198,7 +198,7 @@ values = st.recursive(scalars, lambda children: st.one_of(
 def test_redaction_and_the_json_writer_never_raise_and_give_one_line(fields):
     record = to_jsonable(fields, max_length=2000)
     changes, _ = redactor.redact_attributes(record)
-    record = {**record, **changes}
+    record = with_changes(record, changes)
     body = redactor.scrub_value(record)
     line = encode_line({"type": "log", "fields": body})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
@@ -343,7 +343,7 @@ def test_every_text_field_of_a_span_is_redacted():
     tracer = provider.get_tracer(f"scope {SECRET}", f"v-{SECRET}")
     link = Link(remote, {"note": f"link {SECRET}"})
     with tracer.start_as_current_span(f"GET /reset?token={SECRET}x", context=set_span_in_context(
-            NonRecordingSpan(remote)), links=[link]) as span:
+            NonRecordingSpan(remote)), links=[link], attributes={f"key.{SECRET}": "v"}) as span:
         span.add_event(f"event {SECRET}", {"note": f"event password={SECRET}"})
     [finished] = memory.get_finished_spans()
     mine.redact_span(finished)
@@ -355,8 +355,9 @@ def test_every_text_field_of_a_span_is_redacted():
     assert finished.links[0].context.trace_state["vendor"] == "ts-REDACTED"
     assert finished.instrumentation_scope.name == "scope REDACTED"
     assert finished.instrumentation_scope.version == "v-REDACTED"
+    assert finished.attributes["key.REDACTED"] == MARKER  # a key holding a secret: renamed, value replaced
     assert set(finished.attributes["tl.redacted"]) == {"name", "event.name", "note", "link.note", "trace_state",
-                                                        "link.trace_state"}
+                                                        "link.trace_state", "key.REDACTED"}
     assert SECRET not in finished.to_json()
 
 
@@ -374,7 +375,7 @@ def test_every_text_field_of_a_log_record_is_redacted():
     for _ in range(12):
         body = {"level": body}
     provider.get_logger(f"app.{SECRET}").emit(LogRecord(
-        body={"note": f"body {SECRET}", "nested": body}, severity_text=f"sev {SECRET}",
+        body={"note": f"body {SECRET}", "nested": body, f"k {SECRET}": 1}, severity_text=f"sev {SECRET}",
         event_name=f"event {SECRET}", attributes={"note": f"attr {SECRET}"}))
     [record] = memory.get_finished_logs()
     mine.redact_log(record)

@@ -47,7 +47,8 @@ APP = """
     remote = SpanContext(0x5EC, 0x5ED, True, TraceFlags(1), TraceState([("vendor", f"mktracestate-{{S}}")]))
     with tracer.start_as_current_span(f"GET /mkspanname?token=cnrytok1 {{S}}", kind=SpanKind.SERVER, attributes={{
             "http.method": "GET", "http.target": "/mkpath?q=mkquery&token=cnrytok2", "http.status_code": 200,
-            "note": text("mkattr")}}, links=[Link(remote, {{"note": text("mklinkattr")}})]) as server:
+            "note": text("mkattr"), f"mkattrkey.{{S}}": "v"}},
+            links=[Link(remote, {{"note": text("mklinkattr")}})]) as server:
         server.add_event(f"mkeventname {{S}}", {{"note": text("mkeventattr")}})
         with tracer.start_as_current_span(f"mkchildname {{S}}"):
             pass
@@ -62,7 +63,7 @@ APP = """
         pass
 
     log = logging.getLogger(f"mklogger.{{S}}")
-    log.warning(text("mklogbody"), extra={{"note": text("mklogattr")}})
+    log.warning(text("mklogbody"), extra={{"note": text("mklogattr"), f"mklogkey_{{S}}": "v"}})
     try:
         raise RuntimeError(text("mklogexc"))
     except RuntimeError:
@@ -83,14 +84,16 @@ APP = """
 
 # The fields each destination carries, by the marker planted in them.
 EXPECTED = {
-    "json lines": ["mkspanname", "mkattr", "mkexc", "mkstatus", "mkscope", "mklogbody", "mklogattr", "mklogger",
-                   "mkmeter", "mkinstrument", "mkmetricattr", "mkapibody", "mkapiattr", "mkapilogger"],
+    "json lines": ["mkspanname", "mkattr", "mkattrkey", "mklogkey", "mkexc", "mkstatus", "mkscope", "mklogbody",
+                   "mklogattr", "mklogger", "mkmeter", "mkinstrument", "mkmetricattr", "mkapibody", "mkapiattr",
+                   "mkapilogger"],
     "posthog events": ["mkpath", "mkspanname", "mkexc", "mkengine", "mklogger", "mklogexc"],
-    "posthog logs": ["mklogbody", "mklogattr", "mklogger", "mkapibody", "mkapiattr", "mksev", "mkapilogger"],
+    "posthog logs": ["mklogbody", "mklogattr", "mklogkey", "mklogger", "mkapibody", "mkapiattr", "mksev",
+                     "mkapilogger"],
     "scout": ["mkspanname", "mkchildname", "mkpath", "mksql"],
-    "otlp traces": ["mkspanname", "mkattr", "mkeventname", "mkeventattr", "mklinkattr", "mkstatus", "mkscope",
-                    "mkversion", "mkresource", "mktracestate", "mkexc", "mkchildname"],
-    "otlp logs": ["mklogbody", "mklogattr", "mklogger", "mkapibody", "mkapiattr", "mksev", "mkevname",
+    "otlp traces": ["mkspanname", "mkattr", "mkattrkey", "mkeventname", "mkeventattr", "mklinkattr", "mkstatus",
+                    "mkscope", "mkversion", "mkresource", "mktracestate", "mkexc", "mkchildname"],
+    "otlp logs": ["mklogbody", "mklogattr", "mklogkey", "mklogger", "mkapibody", "mkapiattr", "mksev", "mkevname",
                   "mkapilogger", "mkresource"],
     "otlp metrics": ["mkmeter", "mkinstrument", "mkdesc", "mkmetricattr", "mkresource"],
 }

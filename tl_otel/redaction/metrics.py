@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
 )
 
-from tl_otel.redaction.redactor import MARKER, Redactor
+from tl_otel.redaction.redactor import MARKER, Redactor, with_changes
 from tl_otel.self_log import logger
 
 # Every field of the metrics data classes and what is done with it (a test compares these with the SDK's
@@ -143,7 +143,7 @@ def _redacted_attributes(redactor: Redactor, attributes: Any) -> Any:
     if cached is not None and cached[0] is attributes:
         return cached[1]
     changes, _ = redactor.redact_attributes(attributes)
-    redacted = {**attributes, **changes} if changes else attributes
+    redacted = with_changes(attributes, changes) if changes else attributes
     if len(cache) >= MAX_CACHED_SERIES:
         cache.clear()
     cache[id(attributes)] = (attributes, redacted)
@@ -172,7 +172,8 @@ def _exemplars(redactor: Redactor, exemplars: Sequence[Any]) -> Sequence[Any]:
     for exemplar in exemplars:
         changes, _ = redactor.redact_attributes(exemplar.filtered_attributes)
         if changes:
-            exemplar = dataclasses.replace(exemplar, filtered_attributes={**exemplar.filtered_attributes, **changes})
+            exemplar = dataclasses.replace(exemplar,
+                                           filtered_attributes=with_changes(exemplar.filtered_attributes, changes))
             changed = True
         out.append(exemplar)
     return out if changed else exemplars

@@ -33,6 +33,8 @@ from tl_otel.redaction.denylists import (
 from tl_otel.safe_values import safe_str, truncate
 
 MARKER = "REDACTED"
+# In a change set: the attribute is removed (its key held a secret; it comes back under the redacted key).
+DROPPED: Any = type("Dropped", (), {"__repr__": lambda self: "DROPPED"})()
 REDACTED_KEYS_ATTRIBUTE = "tl.redacted"
 # A configured secret shorter than this is not searched for in free text: it would erase common words.
 MIN_SECRET_LENGTH = 6
@@ -241,9 +243,23 @@ class Redactor:
 
     # -- predicates -------------------------------------------------------------------------
     def is_sensitive_key(self, key: str) -> bool:
+        return bool(self._key_decision(key))
+
+    def _key_decision(self, key: str) -> bool | str:
+        """True when the key names a secret; a string when the key itself holds one (the key's redacted
+        form: the attribute is renamed and its value replaced); False otherwise."""
         cached = self._key_cache.get(key)
         if cached is not None:
             return cached
+        decision: bool | str = self._names_a_secret(key)
+        renamed = self.scrub_text(key) if self.enabled and not decision else key
+        if renamed != key:
+            decision = renamed
+        if len(self._key_cache) < 4096:
+            self._key_cache[key] = decision
+        return decision
+
+    def _names_a_secret(self, key: str) -> bool:
         name = _normalise(key)
         # The last dotted segment is the field's own name (``http.request.header.x_api_key`` ->
         # ``x_api_key``); within it, the last word or two (``db_password``, ``stripe_secret_key``). Dotted
@@ -251,11 +267,8 @@ class Redactor:
         tail = name.rsplit(".", 1)[-1]
         words = [w for w in tail.split("_") if w]
         names = self._key_names
-        decision = (name in names or tail in names or (bool(words) and words[-1] in names)
-                    or (len(words) > 1 and "_".join(words[-2:]) in names))
-        if len(self._key_cache) < 4096:
-            self._key_cache[key] = decision
-        return decision
+        return (name in names or tail in names or (bool(words) and words[-1] in names)
+                or (len(words) > 1 and "_".join(words[-2:]) in names))
 
     # -- values ----------------------------------------------------------------------------------
     def _substitute(self, match: re.Match[str]) -> str:
@@ -387,10 +400,12 @@ class Redactor:
         if isinstance(value, Mapping):
             changed, out = False, {}
             for k, v in value.items():
-                if self.enabled and isinstance(k, str) and self.is_sensitive_key(k):
-                    out[k] = MARKER
-                    changed = True
-                    continue
+                if self.enabled and isinstance(k, str):
+                    decision = self._key_decision(k)
+                    if decision:
+                        out[decision if type(decision) is str else k] = MARKER
+                        changed = True
+                        continue
                 new = self.scrub_value(v, depth + 1)
                 changed = changed or new is not v
                 out[k] = new
@@ -415,10 +430,12 @@ class Redactor:
         for key, value in items:
             sensitive = key_cache.get(key)
             if sensitive is None:
-                sensitive = self.is_sensitive_key(key)
-            sensitive = sensitive and enabled
-            if sensitive:
-                if value != MARKER and key != REDACTED_KEYS_ATTRIBUTE:
+                sensitive = self._key_decision(key)
+            if sensitive and enabled:
+                if type(sensitive) is str:  # the key itself holds a secret: renamed, its value replaced
+                    changes[key] = DROPPED
+                    changes[sensitive] = _marker_like(value)
+                elif value != MARKER and key != REDACTED_KEYS_ATTRIBUTE:
                     changes[key] = _marker_like(value)
                 continue
             kind = type(value)
@@ -434,7 +451,7 @@ class Redactor:
                 new = self.scrub_value(value)
             if new is not value and new != value:
                 changes[key] = new
-        return changes, sorted(changes)
+        return changes, sorted(key for key, value in changes.items() if value is not DROPPED)
 
     # -- shared parts: scopes and resources --------------------------------------------------------
     def _shared(self, item: Any, build: Any) -> Any:
@@ -462,7 +479,7 @@ class Redactor:
         if not changes and all(a is b for a, b in zip(new, texts, strict=True)):
             return scope
         if isinstance(scope, InstrumentationScope):
-            return InstrumentationScope(*new, {**(attributes or {}), **changes} or None)
+            return InstrumentationScope(*new, with_changes(attributes, changes) or None)
         if isinstance(scope, InstrumentationInfo):
             # Deprecated (its constructor warns): a copy with the redacted texts.
             info = copy.copy(scope)
@@ -481,11 +498,11 @@ class Redactor:
         new_schema_url = self.scrub_text(schema_url) if schema_url else schema_url
         if not changes and new_schema_url is schema_url:
             return resource
-        return Resource({**resource.attributes, **changes}, new_schema_url)
+        return Resource(with_changes(resource.attributes, changes), new_schema_url)
 
     def redact_resource_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         changes, _ = self.redact_attributes(attributes)
-        return {**attributes, **changes}
+        return with_changes(attributes, changes)
 
     def _trace_state(self, context: Any) -> Any:
         """A span context whose trace state (vendor values from the ``tracestate`` header) is redacted."""
@@ -651,9 +668,24 @@ def _apply(holder: Any, name: str, changes: Mapping[str, Any]) -> None:
     attributes = getattr(holder, name)
     inner = getattr(attributes, "_dict", None)
     if isinstance(inner, dict):
-        inner.update(changes)
+        for key, value in changes.items():
+            if value is DROPPED:
+                inner.pop(key, None)
+            else:
+                inner[key] = value
     else:
-        setattr(holder, name, {**(attributes or {}), **changes})
+        setattr(holder, name, with_changes(attributes, changes))
+
+
+def with_changes(attributes: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A new mapping: ``attributes`` with ``changes`` applied (``DROPPED`` removes a key)."""
+    out = dict(attributes or {})
+    for key, value in changes.items():
+        if value is DROPPED:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 _current = Redactor()
