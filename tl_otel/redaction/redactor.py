@@ -485,7 +485,8 @@ class Redactor:
             info = copy.copy(scope)
             info._name, info._version, info._schema_url = new
             return info
-        return scope
+        # A scope type the SDK does not make: the item is dropped (and counted) rather than sent unredacted.
+        raise TypeError(f"cannot redact an instrumentation scope of type {type(scope).__name__}")
 
     def redact_resource(self, resource: Any) -> Any:
         if resource is None or not self.enabled:
