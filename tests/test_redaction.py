@@ -488,3 +488,37 @@ def test_derived_names_have_no_query_in_json_lines_scout_and_posthog(recorder):
     child, root = memory.get_finished_spans()
     assert root_operation(root, root.attributes) == "Controller/GET /reset"
     assert span_operation(child, child.attributes)[0] == "Custom/render /page"
+
+
+def test_exemplar_attributes_are_redacted():
+    from opentelemetry.sdk.metrics._internal.exemplar.exemplar import Exemplar
+    from opentelemetry.sdk.metrics.export import (
+        AggregationTemporality,
+        Metric,
+        MetricsData,
+        NumberDataPoint,
+        ResourceMetrics,
+        ScopeMetrics,
+        Sum,
+    )
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from tl_otel.redaction.metrics import redact_metrics_data
+
+    exemplar = Exemplar({"user.token": "t1", "note": f"by {SECRET}"}, 1.0, 5, 1, 2)
+    point = NumberDataPoint({"route": "/x"}, 1, 2, 1, [exemplar])
+    data = MetricsData([ResourceMetrics(Resource({}), [ScopeMetrics(InstrumentationScope("m"), [Metric(
+        "calls", None, None, Sum([point], AggregationTemporality.DELTA, True))], "")], "")])
+    redacted = redact_metrics_data(Redactor(secrets=[SECRET]), data)
+    [new_point] = redacted.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    assert dict(new_point.exemplars[0].filtered_attributes) == {"user.token": MARKER, "note": "by REDACTED"}
+    assert new_point.attributes == {"route": "/x"} and new_point.value == 1
+
+
+def test_replaced_defaults_apply_to_names_too():
+    only_mine = Redactor(secrets=[SECRET], replace_defaults=True, extra_keys=["pin"])
+    span = _span()
+    span._name = f"GET /x?password=p1&pin=42 {SECRET} https://u:pw@h.test/"
+    only_mine.redact_span(span)
+    assert span.name == "GET /x?password=p1&pin=REDACTED REDACTED https://REDACTED:REDACTED@h.test/"
