@@ -451,6 +451,8 @@ class Redactor:
                 new = self.scrub_value(value)
             if new is not value and new != value:
                 changes[key] = new
+        if not changes:
+            return changes, []
         return changes, sorted(key for key, value in changes.items() if value is not DROPPED)
 
     # -- shared parts: scopes and resources --------------------------------------------------------
@@ -659,7 +661,7 @@ def _encodable(text: str) -> str:
 def _marker_like(value: Any) -> Any:
     # Keep the attribute's shape: a header captured as a list of values stays a list.
     if isinstance(value, (list, tuple)):
-        return tuple(MARKER for _ in value)
+        return (MARKER,) * len(value)
     return MARKER
 
 
