@@ -27,6 +27,7 @@ from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
 from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
 from tl_otel.redaction import Redactor
+from tl_otel.redaction import metrics as metrics_redaction
 from tl_otel.redaction import redactor as redaction
 from tl_otel.resource import build_resource, refresh_process_pid
 from tl_otel.runtime import Runtime
@@ -127,7 +128,7 @@ def _init_alerts(settings: Settings, resource: Any, tracer_provider: Any, logger
     return engine
 
 
-def _init_metrics(settings: Settings, resource: Any, exporters: list[tuple[str, Any]]):
+def _init_metrics(settings: Settings, resource: Any, exporters: list[tuple[str, Any]], redactor: Redactor):
     readers: list[MetricReader] = []
     timeout_ms = (settings.metric_export_timeout or settings.shutdown_timeout) * 1000
     for _, exporter in exporters:
@@ -137,6 +138,9 @@ def _init_metrics(settings: Settings, resource: Any, exporters: list[tuple[str, 
             readers.append(PeriodicExportingMetricReader(
                 exporter, export_interval_millis=settings.metric_export_interval * 1000,
                 export_timeout_millis=timeout_ms))
+    for reader in readers:
+        # Every collection passes the redaction step before the reader (and its exporter) sees it.
+        metrics_redaction.install(reader, redactor)
     provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     metrics.set_meter_provider(provider)
     return provider
@@ -241,7 +245,7 @@ def _build(settings: Settings) -> Runtime:
     tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"], redactor)
     logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"], redactor)
     alert_engine = _init_alerts(settings, resource, tracer_provider, logger_provider)
-    meter_provider = _init_metrics(settings, resource, loaded["metrics"])
+    meter_provider = _init_metrics(settings, resource, loaded["metrics"], redactor)
     runtime = Runtime(
         settings=settings, tracer_provider=tracer_provider, logger_provider=logger_provider,
         meter_provider=meter_provider, span_fanout=span_fanout, log_fanout=log_fanout, log_handler=handler,

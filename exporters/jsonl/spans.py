@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
 from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, identity, rfc3339
 from tl_otel.span_attributes import of_span
+from tl_otel.span_names import without_query
 
 _NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
@@ -67,7 +68,7 @@ class JsonSpanExporter(LineExporter, SpanExporter):
             "level": "ERROR" if error else "INFO",
             "type": "span",
             "logger": span.instrumentation_scope.name if span.instrumentation_scope else "",
-            "message": clean_value(span.name, max_length),
+            "message": clean_value(without_query(span.name), max_length),
             "trace_id": format(context.trace_id, "032x") if context else None,
             "span_id": format(context.span_id, "016x") if context else None,
             "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,

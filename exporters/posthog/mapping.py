@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
 from tl_otel.safe_values import to_jsonable
 from tl_otel.span_attributes import first, of_span
+from tl_otel.span_names import without_query
 
 _NAMESPACE = uuid.UUID("6f1d7c1e-3c52-4c55-9a53-6f4b0a3a7e21")
 MAX_PROPERTY_LENGTH = 8192
@@ -185,7 +186,7 @@ class SpanMapper:
         properties = {
             "$exception_list": exception_list(exc_type, message, stacktrace, handled),
             "$exception_level": "error",
-            "span_name": getattr(span, "name", None),
+            "span_name": without_query(span.name) if isinstance(getattr(span, "name", None), str) else None,
         }
         route = attributes.get("http.route")
         if route:

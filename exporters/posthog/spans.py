@@ -33,9 +33,11 @@ class PostHogSpanExporter(SpanExporter):
 
     @classmethod
     def from_settings(cls, settings: Any) -> PostHogSpanExporter:
+        from tl_otel.redaction import current
         from tl_otel.resource import build_resource
 
-        service = build_resource(settings).attributes.get("service.name", "unknown_service")
+        # The service name is sent with every event: redacted like the resource every span carries.
+        service = build_resource(settings, current()).attributes.get("service.name", "unknown_service")
         mapper = SpanMapper(MappingOptions(
             service=str(service),
             distinct_id_attributes=tuple(settings.posthog_distinct_id_attributes),

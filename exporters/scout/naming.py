@@ -13,6 +13,7 @@ from scout_apm.core.web_requests import create_filtered_path
 
 from tl_otel.redaction import MARKER
 from tl_otel.span_attributes import first
+from tl_otel.span_names import without_query
 
 SQL_SYSTEMS = frozenset({
     "sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "db2", "cockroachdb", "h2", "hsqldb",
@@ -42,7 +43,8 @@ def root_operation(span: Any, attributes: Mapping[str, Any]) -> str:
         return f"Controller/{endpoint}"  # the name Scout's Starlette integration gives the same endpoint
     method = first(attributes, "http.request.method", "http.method") or "GET"
     route = attributes.get("http.route")
-    return f"Controller/{method} {route}" if route else f"Controller/{span.name}"
+    # No route: the span is named after its raw target; the query string stays out of the operation name.
+    return f"Controller/{method} {route}" if route else f"Controller/{without_query(span.name)}"
 
 
 def span_operation(span: Any, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -68,7 +70,7 @@ def span_operation(span: Any, attributes: Mapping[str, Any]) -> tuple[str, dict[
     template = first(attributes, "jinja2.template_name", "template.name")
     if template is not None or span.name.startswith(("jinja2.render", "Template/")):
         return "Template/Render", ({"name": str(template)} if template is not None else {})
-    return f"Custom/{span.name}", {}
+    return f"Custom/{without_query(span.name)}", {}
 
 
 def base_url(url: Any) -> str | None:
