@@ -38,3 +38,19 @@ def test_every_variable_named_in_the_docs_exists_in_the_registry_or_the_sdk():
                 continue
             allowed = known | sdk_variables | example_variables | scout_apm_variables
             assert variable in allowed, f"{page.name} names unknown {variable}"
+
+
+def test_readme_numbers_its_using_it_steps_in_order():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Using it", 1)[1].split("\n## ", 1)[0]
+    steps = [int(number) for number in re.findall(r"^# (\d+)\. ", section, re.MULTILINE)]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 3, steps
+
+
+def test_getting_started_installs_and_launches_the_readers_app():
+    page = (REPO / "docs" / "getting-started.md").read_text()
+    install = page.split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^```\w+\npip install \"tl-otel\[fastapi,celery\]\"\n```", install, re.MULTILINE), install
+    assert "engine.api:app" not in page and "engine.worker" not in page  # tl-otel's example, not the reader's app
+    assert "opentelemetry-instrument uvicorn myapp.main:app" in page
+    assert "configure(service_name=" in page and "OTEL_SERVICE_NAME" in page

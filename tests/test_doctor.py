@@ -18,7 +18,7 @@ from examples.peers.hanging import HangingServer
 from examples.peers.posthog_capture import Answer, PostHogCapture
 from examples.peers.webhook import WebhookReceiver
 from examples.processes import free_port
-from tests.conftest import REPO, clean_env
+from tests.conftest import REPO, clean_env, run_python
 
 POSTHOG_KEY = "phc_doctor_project_key_0123456789"
 SCOUT_KEY = "doctor-scout-key-0123"
@@ -158,5 +158,100 @@ def test_json_output_and_server_model_advice(peers):
     assert rows["span_queue_size"]["source"] == "default"
     advice = " ".join(report["server_model"])
     assert "worker_process_shutdown" in advice and "--max-tasks-per-child=1" in advice
-    assert "not under opentelemetry-instrument" in advice
+    assert "run `opentelemetry-instrument celery -A app worker --pool=prefork --max-tasks-per-child=1`" in advice
     assert_no_secret(done)
+
+
+# -- advice: each item with the command (or environment) that triggers it ----------------------------------
+
+def report_for(*command: str, **env: str) -> dict:
+    done = doctor({"OTEL_SERVICE_NAME": "doctor-test", **env}, "--json", *(("--", *command) if command else ()))
+    assert done.stdout, done.stderr
+    return json.loads(done.stdout)
+
+
+def startup_line(**env: str) -> dict:
+    ran = run_python("pass", launcher=True, **env)
+    [line] = [line for line in ran.stderr.splitlines() if "tl-otel configured" in line]
+    return json.loads(line)
+
+
+def test_doctor_applies_exactly_the_instrumentations_the_start_up_line_reports():
+    report = report_for()
+    statuses = {item["name"]: item for item in report["instrumentations"]}
+    assert statuses["httpx2"]["status"] == "skip"  # its distribution (httpx's) is installed, httpx2 is not
+    assert statuses["httpx2"]["reason"] == "package missing: httpx2 >= 2.0.0"
+    applied = {name for name, item in statuses.items() if item["status"] == "apply"}
+    assert applied == set(startup_line(OTEL_SERVICE_NAME="doctor-test")["instrumentations"])
+
+
+@pytest.mark.parametrize("command", [["celery", "-A", "app", "beat"], ["celery", "-A", "app", "flower"],
+                                     ["celery", "flower", "--port=5555"]])
+def test_celery_beat_and_flower_are_not_described_as_prefork_workers(command):
+    advice = " ".join(report_for("opentelemetry-instrument", *command)["server_model"])
+    assert "prefork" not in advice and "worker_process_shutdown" not in advice
+    assert f"celery {command[-1] if command[1] == '-A' else command[1]}: not a worker" in advice
+
+
+def test_uvicorn_exit_status_advice_follows_the_installed_uvicorn(tmp_path):
+    from importlib.metadata import version
+
+    advice = report_for("opentelemetry-instrument", "uvicorn", "app:app")["server_model"]
+    assert any(f"uvicorn {version('uvicorn')} re-raises SIGTERM" in line and "143" in line for line in advice)
+    # uvicorn before 0.29 (encode/uvicorn#1600) returns normally after SIGTERM: the process exits 0.
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                    str(tmp_path / "old"), "uvicorn==0.25.0"], check=True, capture_output=True, timeout=300)
+    advice = report_for("opentelemetry-instrument", "uvicorn", "app:app",
+                        PYTHONPATH=f"{tmp_path / 'old'}:{REPO}")["server_model"]
+    assert any("uvicorn 0.25.0 returns normally" in line and "status 0" in line for line in advice), advice
+    assert not any("143" in line for line in advice)
+
+
+def test_a_command_without_the_launcher_is_shown_with_the_launcher_in_front():
+    advice = report_for("gunicorn", "-w", "2", "app:app")["server_model"]
+    assert "run `opentelemetry-instrument gunicorn -w 2 app:app`" in advice[0]
+    assert not any("not under the launcher" in line
+                   for line in report_for("opentelemetry-instrument", "gunicorn", "app:app")["server_model"])
+
+
+@pytest.mark.parametrize(("command", "env", "expected"), [
+    (["gunicorn", "app:app"], {}, None),  # gunicorn's default 30 s > tl-otel's 10 s
+    (["gunicorn", "--graceful-timeout", "5", "app:app"], {}, "graceful timeout is 5 s"),
+    (["gunicorn", "app:app"], {"TL_OTEL_SHUTDOWN_TIMEOUT": "60"}, "graceful timeout is 30 s"),
+    (["gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "--graceful-timeout=8"}, "graceful timeout is 8 s"),
+    (["gunicorn", "-c", "CONFIG", "app:app"], {}, "graceful timeout is 4 s"),
+])
+def test_gunicorn_graceful_timeout_advice_only_below_the_shutdown_timeout(tmp_path, command, env, expected):
+    config = tmp_path / "gunicorn_conf.py"
+    config.write_text("graceful_timeout = 4\n")
+    command = [str(config) if part == "CONFIG" else part for part in command]
+    advice = [line for line in report_for("opentelemetry-instrument", *command, **env)["server_model"]
+              if "graceful" in line]
+    if expected is None:
+        assert advice == []
+    else:
+        [line] = advice
+        assert expected in line and "TL_OTEL_SHUTDOWN_TIMEOUT" in line
+
+
+def test_advice_on_unset_service_and_scout_names_and_uninstrumented_libraries(tmp_path):
+    advice = " ".join(report_for()["advice"])
+    assert "OTEL_SERVICE_NAME" not in advice and "SCOUT_NAME" not in advice
+    unnamed = " ".join(report_for(OTEL_SERVICE_NAME="", SCOUT_KEY=SCOUT_KEY)["advice"])
+    assert "OTEL_SERVICE_NAME is not set: telemetry carries service.name=unknown_service" in unnamed
+    assert "SCOUT_NAME is not set: Scout shows this application as 'Python App'" in unnamed
+    assert "SCOUT_NAME" not in " ".join(report_for(SCOUT_KEY=SCOUT_KEY, SCOUT_NAME="shop")["advice"])
+    # A library with an instrumentation that is not installed (Jinja2: Template/Render in Scout).
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                    str(tmp_path / "libs"), "jinja2"], check=True, capture_output=True, timeout=300)
+    advice = report_for(PYTHONPATH=f"{tmp_path / 'libs'}:{REPO}")["advice"]
+    [line] = [line for line in advice if line.startswith("jinja2 ")]
+    assert "pip install opentelemetry-instrumentation-jinja2" in line
+    assert not any(line.startswith(("fastapi ", "celery ")) for line in advice)  # their instrumentations are here
+
+
+def test_destinations_use_the_start_up_line_names():
+    env = {"POSTHOG_API_KEY": POSTHOG_KEY, "POSTHOG_HOST": "http://127.0.0.1:9", "OTEL_SERVICE_NAME": "doctor-test"}
+    report = report_for(**env)
+    assert report["exporters"]["logs"] == ["json", "posthog-companion"]
+    assert report["exporters"] == startup_line(**env)["destinations"]

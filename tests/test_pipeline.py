@@ -262,3 +262,15 @@ def wait_for_value(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_shutdown_steps_run_when_no_thread_can_start(monkeypatch):
+    # Python 3.12+ raises this from Thread.start() once the interpreter is finalizing - when atexit runs
+    # tl-otel's shutdown (.ci/python-versions covers it on the real interpreters; this suite runs on 3.11).
+    def refuse(self):
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    ran = []
+    results = Deadline(5).run_concurrently({"spans": lambda: ran.append("spans"), "logs": lambda: False})
+    assert ran == ["spans"] and results == {"spans": True, "logs": False}

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
 from tl_otel import process_hooks, span_guards, startup
-from tl_otel.exporter_selection import load_exporters, selected_exporters
+from tl_otel.exporter_selection import load_exporters, log_companions, selected_exporters
 from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
 from tl_otel.pipeline.destination import Destination
@@ -236,12 +236,7 @@ def _build(settings: Settings) -> Runtime:
         problems.extend(result.problems)
     _report(problems, settings.strict)
 
-    # A span exporter may need log records as well (PostHog: exceptions that were only logged); it offers
-    # a companion log exporter, which joins the log pipeline whatever OTEL_LOGS_EXPORTER says.
-    for name, exporter in loaded["traces"]:
-        companion = getattr(exporter, "log_companion", None)
-        if companion is not None:
-            loaded["logs"].append((f"{name}-companion", companion()))
+    loaded["logs"].extend((name, companion()) for name, companion in log_companions(loaded["traces"]))
     tracer_provider, span_fanout = _init_traces(settings, resource, loaded["traces"], redactor)
     logger_provider, log_fanout, handler = _init_logs(settings, resource, loaded["logs"], redactor)
     alert_engine = _init_alerts(settings, resource, tracer_provider, logger_provider)

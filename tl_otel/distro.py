@@ -12,6 +12,7 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro
 
 from tl_otel.instrumentation_options import instrumentor_kwargs
+from tl_otel.self_log import logger
 
 CONFIGURATOR_NAME = "tl_otel"
 
@@ -27,7 +28,13 @@ class TlOtelDistro(BaseDistro):
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
         from tl_otel import startup
+        from tl_otel.instrumentation_readiness import readiness
 
+        state = readiness(entry_point)
+        if not state.ready:
+            if not state.library_missing:
+                logger.warning("instrumentation %s skipped: %s", entry_point.name, state.reason)
+            return  # as the launcher does for a missing library: nothing to instrument, not applied
         try:
             super().load_instrumentor(entry_point, **kwargs)
         except ModuleNotFoundError:

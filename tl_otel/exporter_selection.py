@@ -8,7 +8,7 @@ name: ours and third-party ones are found the same way."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
@@ -98,3 +98,31 @@ def load_exporters(signal: Signal, names: tuple[str, ...], settings: Any) -> Loa
             problems.append(f"{signal} exporter {name!r} could not be started ({type(exc).__name__}: {exc}); "
                             "it is skipped")
     return LoadResult(loaded, problems)
+
+
+def log_companions(trace_exporters: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """A span exporter may need log records as well (PostHog: exceptions that were only logged); it offers a
+    companion log exporter (``log_companion``), which joins the log pipeline whatever OTEL_LOGS_EXPORTER
+    says. Given exporters or their classes, the companions' destination names and factories."""
+    found = []
+    for name, exporter in trace_exporters:
+        companion = getattr(exporter, "log_companion", None)
+        if companion is not None:
+            found.append((f"{name}-companion", companion))
+    return found
+
+
+def destination_names(settings: Any) -> dict[Signal, list[str]]:
+    """Each signal's destinations as the start-up line names them (companions included), without starting
+    any exporter: what ``tl-otel doctor`` shows."""
+    names: dict[Signal, list[str]] = {signal: list(selected_exporters(signal, settings)) for signal in VARIABLES}
+    available = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUPS["traces"])}
+    classes = []
+    for name in names["traces"]:
+        entry_point = available.get(entry_point_name(name, "traces"))
+        try:
+            classes.append((name, entry_point.load() if entry_point is not None else None))
+        except Exception:
+            continue  # the configuration check reports an exporter that cannot load
+    names["logs"].extend(name for name, _ in log_companions(classes))
+    return names

@@ -60,3 +60,15 @@ class RateLimitedLog:
         if held:
             message += f" ({held} similar messages suppressed)"
         logger.warning(message, *args)
+
+
+def adopt(library_logger: str, level: int = logging.WARNING) -> None:
+    """A library tl-otel drives (scout_apm) logs its own chatter - ``Registering with app=…`` at INFO on every
+    connection - into whatever the application configured, and into the telemetry pipeline. Its records go
+    where tl-otel's own go instead: stderr through tl-otel's handler, from ``level`` up, not propagated."""
+    library = logging.getLogger(library_logger)
+    library.setLevel(level)
+    library.propagate = False
+    for handler in logger.handlers:
+        if handler not in library.handlers:
+            library.addHandler(handler)

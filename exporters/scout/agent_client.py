@@ -33,8 +33,9 @@ from typing import Any
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from scout_apm.core.agent.commands import ApplicationEvent, Register
 
-from tl_otel.self_log import RateLimitedLog, logger
+from tl_otel.self_log import RateLimitedLog, adopt, logger
 
+adopt("scout_apm")  # its INFO lines ("Registering with app=…") stay out of the application's output
 _rate_limited = RateLimitedLog()
 SAMPLER_INTERVAL = 60.0
 

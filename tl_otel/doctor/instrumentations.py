@@ -1,5 +1,5 @@
 """Which instrumentations the launcher would apply, skip or fail on, and why - found the way the launcher
-finds them (the ``opentelemetry_instrumentor`` entry points, their dependency checks,
+finds them (the ``opentelemetry_instrumentor`` entry points, the readiness check tl-otel's distro applies,
 OTEL_PYTHON_DISABLED_INSTRUMENTATIONS), without instrumenting anything."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+
+from tl_otel.instrumentation_readiness import readiness
 
 
 @dataclass
@@ -17,8 +19,6 @@ class InstrumentationStatus:
 
 
 def statuses(env: dict[str, str] | None = None) -> list[InstrumentationStatus]:
-    from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
-
     env = os.environ if env is None else env
     disabled = {name.strip() for name in env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")
                 if name.strip()}
@@ -29,21 +29,9 @@ def statuses(env: dict[str, str] | None = None) -> list[InstrumentationStatus]:
             found.append(InstrumentationStatus(name, "skip", "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"))
             continue
         try:
-            conflict = get_dist_dependency_conflicts(entry_point.dist) if entry_point.dist else None
-        except Exception as exc:
-            found.append(InstrumentationStatus(name, "fail", f"dependency check failed: {type(exc).__name__}"))
-            continue
-        if conflict is not None:
-            if conflict.found is None and not getattr(conflict, "found_any", None):
-                required = conflict.required or ", ".join(getattr(conflict, "required_any", None) or ())
-                found.append(InstrumentationStatus(name, "skip", f"package missing: {required}"))
-            else:
-                found.append(InstrumentationStatus(name, "skip", f"version conflict: {conflict}"))
-            continue
-        try:
-            entry_point.load()
+            state = readiness(entry_point)
         except Exception as exc:
             found.append(InstrumentationStatus(name, "fail", f"import failed: {type(exc).__name__}: {exc}"))
             continue
-        found.append(InstrumentationStatus(name, "apply", "installed and compatible"))
+        found.append(InstrumentationStatus(name, "apply" if state.ready else "skip", state.reason))
     return found

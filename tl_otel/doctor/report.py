@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tl_otel.doctor import checks, instrumentations, server_model
+from tl_otel.doctor import advice, checks, instrumentations, server_model
 from tl_otel.resource import distro_version
 from tl_otel.settings import resolve
 
@@ -67,18 +67,20 @@ def _alert_probes(settings: Any, timeout: float) -> list[dict[str, Any]]:
 def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
     settings = resolve()
     env = dict(os.environ)
-    from tl_otel.exporter_selection import selected_exporters
+    from tl_otel.exporter_selection import destination_names
 
     report: dict[str, Any] = {
         "tl_otel_version": distro_version(),
         "configuration": [{"setting": name, "value": value, "source": source}
                           for name, value, source in settings.display()],
         "problems": [problem.message for problem in settings.problems],
-        "exporters": {signal: list(selected_exporters(signal, settings)) for signal in ("traces", "logs", "metrics")},
+        "exporters": destination_names(settings),
+        "advice": [],
         "instrumentations": [vars(status) for status in instrumentations.statuses(env)],
         "checks": [result.as_dict() for result in checks.run_checks(settings, env, timeout)],
-        "server_model": server_model.advise(command) if command else [],
+        "server_model": server_model.advise(command, settings.shutdown_timeout) if command else [],
     }
+    report["advice"] = advice.advise(settings, report["exporters"]["traces"])
     if send:
         report["probes"] = _send_probes(timeout)
     return report
@@ -117,6 +119,10 @@ def print_text(report: dict[str, Any], out: Any = None) -> None:
             write(f"  FAILED {check['destination']:8s} {check['detail']}")
     for probe in report.get("probes", []):
         write(f"  {'ok' if probe['ok'] else 'FAILED':6s} {probe['destination']:16s} {probe['detail']}")
+    if report["advice"]:
+        write("\nadvice")
+        for line in report["advice"]:
+            write(f"  - {line}")
     if report["server_model"]:
         write("\nserver model")
         for advice in report["server_model"]:

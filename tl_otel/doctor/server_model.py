@@ -19,8 +19,125 @@ def _option(args: Sequence[str], *names: str) -> str | None:
     return None
 
 
-def advise(command: Sequence[str] | str) -> list[str]:
+def _installed_version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def launcher_advice(args: Sequence[str]) -> str:
+    return ("not under the launcher: run `" + shlex.join(["opentelemetry-instrument", *args]) + "` (or call "
+            "tl_otel.configure() in the application before it imports the libraries to trace)")
+
+
+def gunicorn_graceful_timeout(args: Sequence[str]) -> float | None:
+    """gunicorn's effective graceful timeout, read as gunicorn reads it: GUNICORN_CMD_ARGS, the config file
+    (-c, or ./gunicorn.conf.py), then the command line. None when gunicorn is not installed here or cannot
+    read its configuration."""
+    import sys
+
+    try:
+        from gunicorn.app.base import Application
+    except ImportError:
+        return None
+
+    class ConfigOnly(Application):
+        def init(self, parser: object, opts: object, args: object) -> None:
+            return None
+
+        def load(self) -> None:
+            return None
+
+        def load_config(self) -> None:
+            saved = sys.argv
+            sys.argv = ["gunicorn", *args[1:]]
+            try:
+                super().load_config()
+            finally:
+                sys.argv = saved
+
+    cwd = os.getcwd()
+    try:
+        return float(ConfigOnly().cfg.graceful_timeout)
+    except (Exception, SystemExit):
+        return None
+    finally:
+        os.chdir(cwd)  # gunicorn changes into its --chdir
+
+
+def graceful_timeout_advice(args: Sequence[str], shutdown_timeout: float) -> list[str]:
+    graceful = gunicorn_graceful_timeout(args)
+    if graceful is None:
+        return [f"make gunicorn's --graceful-timeout (default 30 s) longer than TL_OTEL_SHUTDOWN_TIMEOUT "
+                f"({shutdown_timeout:g} s), or workers are killed before their final flush"]
+    if graceful <= shutdown_timeout:
+        return [f"gunicorn's graceful timeout is {graceful:g} s, not more than TL_OTEL_SHUTDOWN_TIMEOUT "
+                f"({shutdown_timeout:g} s): workers can be killed before their final flush - raise "
+                "--graceful-timeout or lower TL_OTEL_SHUTDOWN_TIMEOUT"]
+    return []
+
+
+def uvicorn_signal_advice() -> str:
+    """uvicorn re-raises the signal that stopped it since 0.29.0 (encode/uvicorn#1600, ``capture_signals``);
+    before, it returned from ``run()`` and the process exited 0."""
+    from packaging.version import InvalidVersion, Version
+
+    installed = _installed_version("uvicorn")
+    if installed is None:
+        return "uvicorn is not installed in this environment: install it where the command runs"
+    try:
+        reraises = Version(installed) >= Version("0.29.0")
+    except InvalidVersion:
+        reraises = True
+    if reraises:
+        return (f"uvicorn {installed} re-raises SIGTERM after its graceful stop: tl-otel's handler flushes first, "
+                "then the process exits with status 143 (killed by SIGTERM), as it would without tl-otel")
+    return (f"uvicorn {installed} returns normally after a SIGTERM (it re-raises the signal only from 0.29): "
+            "tl-otel flushes at exit, and the process exits with status 0, as it would without tl-otel")
+
+
+def celery_command(args: Sequence[str]) -> str | None:
+    """The celery sub-command (worker, beat, flower...): the first word that is not an option or its value."""
+    with_value = {"-A", "--app", "-b", "--broker", "--result-backend", "--loader", "--config", "--workdir"}
+    skip = False
+    for arg in args[1:]:
+        if skip:
+            skip = False
+        elif arg in with_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def celery_advice(args: Sequence[str]) -> list[str]:
+    command = celery_command(args)
+    if command != "worker":
+        return [f"celery {command or '(no sub-command)'}: not a worker, one process that runs no tasks; a normal "
+                "exit flushes through atexit (Celery's own SIGTERM handler exits through SystemExit)"]
+    advice: list[str] = []
+    pool = _option(args, "-P", "--pool") or "prefork"
+    per_child = _option(args, "--max-tasks-per-child")
+    if pool == "prefork":
+        advice.append("Celery prefork: each child flushes on worker_process_shutdown within "
+                      "TL_OTEL_CELERY_FLUSH_TIMEOUT (children leave through os._exit, atexit never runs)")
+        if per_child:
+            advice.append(f"--max-tasks-per-child={per_child}: a child exits every {per_child} task(s); each "
+                          "exit costs a bounded flush - keep TL_OTEL_CELERY_FLUSH_TIMEOUT small (default 2 s)")
+    elif pool in ("solo", "threads"):
+        advice.append(f"Celery --pool={pool}: one process; its normal exit flushes everything")
+    elif pool in ("gevent", "eventlet"):
+        advice.append(f"Celery --pool={pool}: not tested with tl-otel; its queues use real threads, which "
+                      "monkey-patching may turn into greenlets")
+    return advice
+
+
+def advise(command: Sequence[str] | str, shutdown_timeout: float = 10.0) -> list[str]:
     args = shlex.split(command) if isinstance(command, str) else list(command)
+    original = list(args)
     if args and os.path.basename(args[0]) == "opentelemetry-instrument":
         args = args[1:]
         launched = True
@@ -33,8 +150,7 @@ def advise(command: Sequence[str] | str) -> list[str]:
         program, args = args[2], args[2:]
     advice: list[str] = []
     if not launched:
-        advice.append("not under opentelemetry-instrument: libraries are instrumented only if the application "
-                      "calls tl_otel.configure() before importing them")
+        advice.append(launcher_advice(original))
     if program == "gunicorn":
         workers = _option(args, "-w", "--workers") or "1"
         worker_class = _option(args, "-k", "--worker-class") or "sync"
@@ -45,8 +161,7 @@ def advise(command: Sequence[str] | str) -> list[str]:
         if "uvicorn" in worker_class.lower():
             advice.append("UvicornWorker resets SIGTERM in each worker; tl-otel puts its handler back so the last "
                           "spans are flushed before the worker dies of the signal - keep TL_OTEL_HANDLE_SIGTERM on")
-        advice.append("set gunicorn's --graceful-timeout above TL_OTEL_SHUTDOWN_TIMEOUT, or workers are killed "
-                      "before their final flush")
+        advice.extend(graceful_timeout_advice(args, shutdown_timeout))
         if not workers.isdigit() or int(workers) > 1:
             advice.append("alerts: workers share windows through the local store (TL_OTEL_ALERT_STORE=local, the "
                           "default); across hosts set TL_OTEL_ALERT_REDIS_URL")
@@ -57,22 +172,9 @@ def advise(command: Sequence[str] | str) -> list[str]:
         if workers and workers != "1":
             advice.append(f"uvicorn --workers {workers}: each worker is a fresh interpreter that configures itself; "
                           "alerts are shared through the local store (the default)")
-        advice.append("uvicorn re-raises SIGTERM after its graceful stop: tl-otel's handler flushes first "
-                      "(exit status 143 as before)")
+        advice.append(uvicorn_signal_advice())
     elif program == "celery":
-        pool = _option(args, "-P", "--pool") or "prefork"
-        per_child = _option(args, "--max-tasks-per-child")
-        if pool == "prefork":
-            advice.append("Celery prefork: each child flushes on worker_process_shutdown within "
-                          "TL_OTEL_CELERY_FLUSH_TIMEOUT (children leave through os._exit, atexit never runs)")
-            if per_child:
-                advice.append(f"--max-tasks-per-child={per_child}: a child exits every {per_child} task(s); each "
-                              "exit costs a bounded flush - keep TL_OTEL_CELERY_FLUSH_TIMEOUT small (default 2 s)")
-        elif pool in ("solo", "threads"):
-            advice.append(f"Celery --pool={pool}: one process; its normal exit flushes everything")
-        elif pool in ("gevent", "eventlet"):
-            advice.append(f"Celery --pool={pool}: not tested with tl-otel; its queues use real threads, which "
-                          "monkey-patching may turn into greenlets")
+        advice.extend(celery_advice(args))
     else:
         advice.append(f"{program}: no specific advice; a normal exit flushes through atexit, SIGTERM through "
                       "tl-otel's handler")

@@ -58,7 +58,12 @@ class Deadline:
                     detach(token)
                     done.set()
 
-            threading.Thread(target=target, name=f"tl-otel-{name}", daemon=True).start()
+            try:
+                threading.Thread(target=target, name=f"tl-otel-{name}", daemon=True).start()
+            except RuntimeError:
+                # Python 3.12+ refuses new threads once the interpreter is finalizing, which is when atexit
+                # runs tl-otel's shutdown: run the call here (each step keeps its own timeout).
+                target()
             threads.append((name, done))
         for name, done in threads:
             if not done.wait(self.remaining()):
