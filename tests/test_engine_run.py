@@ -188,3 +188,56 @@ def test_one_object_re_entered_nests_two_runs(spans):
     inner_span = recorded[inner.get_span_context().span_id]
     assert inner_span.parent.span_id == outer.get_span_context().span_id
     assert {r.attributes["engine.status"] for r in recorded.values()} == {"success"}
+
+
+def test_asyncio_cancellation_is_not_a_failure_and_propagates_unchanged(spans):
+    from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
+
+    shared = engine_run("engine-slow", execution_id="x2")
+
+    @engine_run("engine-decorated")
+    async def decorated(started):
+        started.set()
+        await asyncio.sleep(60)
+
+    async def main():
+        async def in_with(started):
+            with shared:
+                started.set()
+                await asyncio.sleep(60)
+
+        outcomes = []
+        for body in (in_with, decorated):
+            started = asyncio.Event()
+            task = asyncio.create_task(body(started))
+            await started.wait()
+            task.cancel("stop")
+            try:
+                await task
+            except asyncio.CancelledError as exc:
+                outcomes.append((type(exc), exc.args))
+        return outcomes
+
+    assert asyncio.run(main()) == [(asyncio.CancelledError, ("stop",))] * 2
+    recorded = spans.get_finished_spans()
+    assert [r.attributes["engine.status"] for r in recorded] == ["cancelled", "cancelled"]
+    assert all(r.status.status_code is StatusCode.UNSET and not r.events for r in recorded)
+    assert all("error.type" not in r.attributes for r in recorded)
+
+    mapper = SpanMapper(MappingOptions(service="svc", distinct_id_attributes=(), excluded_routes=(),
+                                       api_request_sample_rate=1.0, rules=(), lib_version="test"))
+    events = mapper.events(recorded)  # no $exception: only the runs' own events
+    assert [(e["event"], e["properties"]["status"]) for e in events] == [("engine_cancelled", "cancelled")] * 2
+    assert events[0]["properties"]["execution_id"] == "x2" and "error_type" not in events[0]["properties"]
+
+
+def test_a_generator_closed_early_ends_its_run_as_cancelled(spans):
+    def results():
+        with engine_run("engine-stream"):
+            yield from range(10)
+
+    for item in results():
+        if item == 2:
+            break
+    [recorded] = spans.get_finished_spans()
+    assert recorded.attributes["engine.status"] == "cancelled" and not recorded.events

@@ -4,7 +4,7 @@
 | --- | --- |
 | SERVER (API request) | ``api_request`` |
 | Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` |
-| ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` |
+| ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` / ``engine_cancelled`` |
 | ``exception`` event on any span | ``$exception`` (one per occurrence) |
 | a user rule's match | the rule's event |
 | anything else | nothing |
@@ -158,16 +158,23 @@ class SpanMapper:
         return self._event("worker_task", span, attributes, properties)
 
     def _engine(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        failed = attributes.get("engine.status") == "failed" or span.status.status_code is StatusCode.ERROR
+        status = attributes.get("engine.status")
+        if status == "failed" or span.status.status_code is StatusCode.ERROR:
+            event, status = "engine_failed", "failed"
+        elif status == "cancelled":
+            # Stopped from outside (asyncio cancellation): not a failure of the engine.
+            event = "engine_cancelled"
+        else:
+            event, status = "engine_executed", "success"
         properties = {key: value for key, value in attributes.items() if "." not in key}
         properties.update({
             "engine_id": attributes.get("engine.id"),
             "duration_ms": _duration_ms(span),
-            "status": "failed" if failed else "success",
+            "status": status,
         })
-        if failed:
+        if status == "failed":
             properties["error_type"] = attributes.get("error.type")
-        return self._event("engine_failed" if failed else "engine_executed", span, attributes, properties)
+        return self._event(event, span, attributes, properties)
 
     def exception_event(self, span: Any, attributes: Mapping[str, Any], event_attributes: Mapping[str, Any],
                         timestamp: int | None, handled: bool | None = None) -> dict[str, Any] | None:
