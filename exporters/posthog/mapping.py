@@ -3,7 +3,7 @@
 | span | event |
 | --- | --- |
 | SERVER (API request) | ``api_request`` |
-| Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` |
+| Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` (status success / retry / failure) |
 | ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` / ``engine_cancelled`` |
 | ``exception`` event on any span | ``$exception`` (one per occurrence) |
 | a user rule's match | the rule's event |
@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
 from tl_otel.safe_values import to_jsonable
 from tl_otel.span_attributes import first, of_span
+from tl_otel.task_outcome import task_run_outcome
 
 _NAMESPACE = uuid.UUID("6f1d7c1e-3c52-4c55-9a53-6f4b0a3a7e21")
 MAX_PROPERTY_LENGTH = 8192
@@ -145,12 +146,11 @@ class SpanMapper:
         return self._event("api_request", span, attributes, properties)
 
     def _worker_task(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        failed = span.status.status_code is StatusCode.ERROR
         properties = {
             "task_name": first(attributes, "celery.task_name") or span.name.split("/", 1)[-1],
             "task_id": first(attributes, "messaging.message.id"),
             "queue": first(attributes, "messaging.destination", "messaging.destination.name") or "unknown",
-            "status": "failure" if failed else "success",
+            "status": task_run_outcome(attributes, span.status.status_code),
             "state": first(attributes, "celery.state"),
             "retries": int(first(attributes, "celery.retries") or 0),
             "duration_ms": _duration_ms(span),
