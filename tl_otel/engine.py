@@ -172,5 +172,8 @@ def engine_run(engine_id: str, **attributes: Any) -> _EngineRun:
 
         @tl_otel.engine_run("engine-123")
         def run_engine(): ...
+
+    The object may be kept and entered by many threads or tasks at once; generator functions cannot be
+    decorated (TypeError); a cancellation is recorded as ``cancelled``, not as a failure (docs/engine-runs.md).
     """
     return _EngineRun(engine_id, attributes)
