@@ -6,7 +6,7 @@ the telemetry pipeline they describe (an export error logged into the exporter w
 Each line is one compact JSON object shaped like the JSON lines on stdout: ``timestamp`` (RFC 3339 UTC, µs),
 ``level``, ``type: "log"``, ``logger``, ``message``, ``service.name`` (what the telemetry carries, once
 tl-otel has built its resource; ``null`` before) and ``process.pid``. The start-up line is one of them
-(:func:`encode`), with its own fields after those."""
+(:func:`record`, :func:`dumps`), with its own fields after those."""
 
 from __future__ import annotations
 
@@ -48,10 +48,9 @@ def _scrubbed(text: str) -> str:
         return text
 
 
-def encode(level: str, message: str, logger_name: str = LOGGER_NAME, created: float | None = None,
-           **fields: Any) -> str:
-    """One of tl-otel's own lines (without the newline); ``message`` is redacted, ``fields`` follow the
-    fixed ones."""
+def record(level: str, message: str, logger_name: str = LOGGER_NAME, created: float | None = None,
+           **fields: Any) -> dict[str, Any]:
+    """The content of one of tl-otel's own lines; ``message`` is redacted, ``fields`` follow the fixed ones."""
     line: dict[str, Any] = {
         "timestamp": _timestamp(time.time() if created is None else created),
         "level": level,
@@ -62,10 +61,21 @@ def encode(level: str, message: str, logger_name: str = LOGGER_NAME, created: fl
         "process.pid": os.getpid(),
     }
     line.update(fields)
+    return line
+
+
+def dumps(line: dict[str, Any]) -> str:
+    """``line`` as one compact JSON line (without the newline)."""
     try:
         return _dumps(line)
     except Exception:
         return _dumps({key: str(value) for key, value in line.items()})
+
+
+def encode(level: str, message: str, logger_name: str = LOGGER_NAME, created: float | None = None,
+           **fields: Any) -> str:
+    """One of tl-otel's own lines (without the newline)."""
+    return dumps(record(level, message, logger_name, created, **fields))
 
 
 class _JsonLineFormatter(logging.Formatter):

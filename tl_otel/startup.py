@@ -1,6 +1,6 @@
 """The start-up line: one INFO JSON line on stderr when tl-otel has configured itself - version, service,
 destinations on and off, alert channels, instrumentations applied and failed, in the format of every tl-otel
-line (``self_log.encode``: its ``service.name`` is the one the telemetry carries) - written straight to the
+line (``self_log.record``: its ``service.name`` is the one the telemetry carries) - written straight to the
 process's original stderr, so it shows even when the launcher runs before the application configures
 logging. Problems found while configuring are the WARNING lines tl-otel's logger writes just before it."""
 
@@ -25,14 +25,14 @@ def record_failed(name: str, exc: BaseException) -> None:
     failed[name] = f"{type(exc).__name__}: {exc}"
 
 
-def fields(runtime: Any) -> dict[str, Any]:
-    """What the start-up line says beyond the fields every tl-otel line has (``self_log.encode``)."""
+def line(runtime: Any) -> dict[str, Any]:
+    """The start-up line's content: the fields every tl-otel line has (``self_log.record``), then its own."""
     from tl_otel.resource import distro_version
 
     channels = []
     if runtime.alert_engine is not None:
         channels = [channel.name for channel in getattr(runtime.alert_engine, "channels", [])]
-    return {
+    own = {
         "tl_otel.version": distro_version(),
         "destinations": {signal: names for signal, names in runtime.exporters.items()},
         "posthog": "on" if "posthog" in runtime.exporters.get("traces", []) else "off",
@@ -41,6 +41,7 @@ def fields(runtime: Any) -> dict[str, Any]:
         "instrumentations": sorted(set(applied)),
         "instrumentations_failed": dict(failed),
     }
+    return self_log.record("INFO", "tl-otel configured", **own)
 
 
 def announce(runtime: Any) -> None:
@@ -49,7 +50,7 @@ def announce(runtime: Any) -> None:
         return
     _announced = True
     try:
-        data = (self_log.encode("INFO", "tl-otel configured", **fields(runtime)) + "\n").encode()
+        data = (self_log.dumps(line(runtime)) + "\n").encode()
         stream = sys.__stderr__ or sys.stderr
         os.write(stream.fileno(), data)
     except Exception:
