@@ -3,6 +3,8 @@ stop the application unless strict mode is on, and a second configure() changes 
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 APP = """
@@ -205,7 +207,7 @@ def _startup_lines(stderr: str) -> list[dict]:
     import json
 
     return [json.loads(line) for line in stderr.splitlines()
-            if line.startswith("{") and '"message": "tl-otel configured"' in line]
+            if line.startswith("{") and '"message":"tl-otel configured"' in line]
 
 
 def test_one_startup_line_under_the_launcher_before_the_app_configures_logging(python):
@@ -230,3 +232,35 @@ def test_one_startup_line_from_configure(python):
     """)
     [line] = _startup_lines(ran.stderr)
     assert line["instrumentations"] == [] and line["alerts"]["on"] is True
+
+
+def test_every_line_tl_otel_writes_to_stderr_has_one_format(python):
+    # A warning while configuring, the start-up line, and the loss summary at exit (PostHog unreachable).
+    ran = python(APP, launcher=True, TL_OTEL_SPAN_QUEUE_SIZE="lots", POSTHOG_API_KEY="phc_format_key",
+                 POSTHOG_HOST="http://127.0.0.1:9", TL_OTEL_POSTHOG_RETRY_WINDOW="0", TL_OTEL_SHUTDOWN_TIMEOUT="5")
+    assert ran.returncode == 0, ran.stderr
+    lines = [line for line in ran.stderr.splitlines() if line.strip()]
+    assert len(lines) >= 3, ran.stderr
+    records = [json.loads(line) for line in lines]  # every line is JSON: no plain-text "tl-otel: WARNING"
+    for line, record in zip(lines, records, strict=True):
+        assert line == json.dumps(record, ensure_ascii=False, separators=(",", ":"))  # compact, like stdout
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["timestamp"]), record
+        assert list(record)[:7] == ["timestamp", "level", "type", "logger", "message", "service.name",
+                                    "process.pid"]
+        assert record["type"] == "log" and record["logger"].startswith("tl_otel")
+    levels_and_messages = [(r["level"], r["message"]) for r in records]
+    assert levels_and_messages[0][0] == "WARNING" and "TL_OTEL_SPAN_QUEUE_SIZE='lots'" in levels_and_messages[0][1]
+    assert ("INFO", "tl-otel configured") in levels_and_messages
+    assert any(level == "WARNING" and "not delivered" in message for level, message in levels_and_messages)
+    # Once the resource exists, every line names the service the telemetry carries.
+    configured = [r["message"] for r in records].index("tl-otel configured")
+    assert {r["service.name"] for r in records[configured:]} == {"unknown_service:python"}
+    assert {r["service.name"] for r in ran.json_lines()} == {"unknown_service:python"}
+
+
+def test_startup_line_names_the_service_the_telemetry_carries(python):
+    ran = python("import tl_otel; tl_otel.configure(instrument=False)\n" + APP,
+                 OTEL_RESOURCE_ATTRIBUTES="service.name=from-resource-attributes")
+    [line] = _startup_lines(ran.stderr)
+    assert line["service.name"] == "from-resource-attributes"
+    assert {r["service.name"] for r in ran.json_lines()} == {"from-resource-attributes"}

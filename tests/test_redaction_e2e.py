@@ -144,7 +144,8 @@ def _run_corpus(tmp_path, semconv: str, **extra: str):
     for process in (api, worker):
         # stdout is tl-otel's JSON lines; on stderr, tl-otel's own diagnostics (uvicorn's access log and
         # Celery's plain-text task log are the application's own output, outside tl-otel's reach).
-        ours = [line for line in process.stderr_path.read_bytes().splitlines() if line.startswith(b"tl-otel:")]
+        ours = [line for line in process.stderr_path.read_bytes().splitlines()
+                if line.startswith(b"{") and b'"logger":"tl_otel' in line]
         captured += [(f"{process.name} stdout", process.stdout_path.read_bytes()),
                      (f"{process.name} tl-otel stderr", b"\n".join(ours))]
     return captured, posthog, agent, inbox, api

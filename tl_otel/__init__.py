@@ -1,14 +1,17 @@
 """tl-otel: an OpenTelemetry distribution for FastAPI + Celery services.
 
-Public API: :func:`configure`, :func:`shutdown`, :func:`force_flush`, :func:`engine_run`."""
+Public API: :func:`configure`, :func:`shutdown`, :func:`force_flush`, :func:`engine_run`, :func:`health`, and
+``tl_otel.alerts`` (``active()``, ``history()``). Both of the last two are usable right after ``import tl_otel``
+and load what they need only when called."""
 
 from __future__ import annotations
 
+from tl_otel import alerts
 from tl_otel.configuration import configure, current_runtime
 from tl_otel.engine import engine_run
 from tl_otel.settings import ConfigurationError
 
-__all__ = ["ConfigurationError", "configure", "engine_run", "force_flush", "health", "shutdown"]
+__all__ = ["ConfigurationError", "alerts", "configure", "engine_run", "force_flush", "health", "shutdown"]
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
@@ -28,7 +31,7 @@ def health() -> dict:
     """Per signal and destination: items accepted, exported, failed and dropped (by reason), queue depth
     and capacity, last success and last error, plus each backend's own counters (PostHog delivery,
     Scout core-agent client and request assembly). Empty before configure()."""
-    from tl_otel.health import report
+    from tl_otel.health_report import report
 
     runtime = current_runtime()
     return {} if runtime is None else report(runtime)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +18,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
-from tl_otel import process_hooks, span_guards, startup
+from tl_otel import process_hooks, self_log, span_guards, startup
 from tl_otel.exporter_selection import load_exporters, log_companions, selected_exporters
 from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
@@ -227,6 +226,7 @@ def _build(settings: Settings) -> Runtime:
     redaction.install(redactor)
     span_guards.install()
     resource = build_resource(settings, redactor)
+    self_log.set_service_name(resource.attributes.get("service.name"))
     os.register_at_fork(after_in_child=lambda: refresh_process_pid(resource))
     loaded = {}
     problems: list[str] = []
@@ -271,6 +271,5 @@ def configure_from_launcher() -> None:
         runtime = configure(instrument=False)
         startup.announce_after_launcher_instruments(runtime)
     except ConfigurationError as exc:
-        sys.stderr.write(f"tl-otel: {exc}\n")
-        sys.stderr.flush()
+        logger.error("%s", exc)
         os._exit(2)

@@ -1,17 +1,27 @@
 """``engine_run``: one engine execution as one span.
 
-The span carries ``engine.id``, ``engine.status`` (``success`` or ``failed``) and, on failure,
-``error.type``; its duration is the execution's. Exporters turn it into the seed's ``engine_executed`` /
-``engine_failed``. The application's exception always propagates unchanged, even when recording it
-fails (an exception whose ``__str__`` raises would otherwise be replaced by a RuntimeError)."""
+The span carries ``engine.id``, ``engine.status`` (``success``, ``failed`` or ``cancelled``) and, on
+failure, ``error.type``; its duration is the execution's. Exporters turn it into the seed's
+``engine_executed`` / ``engine_failed``, or ``engine_cancelled``. The application's exception always
+propagates unchanged, even when recording it fails (an exception whose ``__str__`` raises would otherwise be
+replaced by a RuntimeError).
+
+- A cancellation (``asyncio.CancelledError``, or ``GeneratorExit`` when a generator holding the run is
+  closed early) is not an error: status ``cancelled``, no error status, no exception event.
+- One object may be entered by several threads or asyncio tasks at once, or re-entered: each ``with`` is its
+  own run. What ``__exit__`` needs is kept in a context variable, never on the object.
+- Generator functions are refused at decoration time: the wrapper would return the generator object at once,
+  so the run would end before the body ran (0 ms, ``success``, whatever the body did)."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -24,9 +34,15 @@ ATTR_ID = "engine.id"
 ATTR_STATUS = "engine.status"
 STATUS_SUCCESS = "success"
 STATUS_FAILED = "failed"
+STATUS_CANCELLED = "cancelled"
 
 _tracer = trace.get_tracer("tl_otel.engine")
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The runs entered and not yet exited in this context, innermost last, with the object that opened each.
+# A tuple, replaced on every change, so a thread or asyncio task never sees another's runs.
+_open_runs: ContextVar[tuple[tuple[Any, AbstractContextManager[Span]], ...]] = ContextVar(
+    "tl_otel_engine_runs", default=())
 
 
 def _attribute_value(value: Any) -> Any:
@@ -35,6 +51,14 @@ def _attribute_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and all(isinstance(item, (str, bool, int, float)) for item in value):
         return list(value)
     return safe_str(to_jsonable(value))
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, GeneratorExit):
+        return True
+    # Without asyncio loaded the exception cannot be asyncio's; looking it up avoids importing asyncio.
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _record_failure(span: Span, exc: BaseException) -> None:
@@ -83,7 +107,11 @@ class _EngineRun:
         try:
             yield span
         except BaseException as exc:
-            _record_failure(span, exc)
+            if _is_cancellation(exc):
+                with suppress(Exception):
+                    span.set_attribute(ATTR_STATUS, STATUS_CANCELLED)
+            else:
+                _record_failure(span, exc)
             if manager is not None:
                 with suppress(Exception):
                     manager.__exit__(None, None, None)
@@ -97,13 +125,28 @@ class _EngineRun:
                 pass
 
     def __enter__(self) -> Span:
-        self._active = self._span()
-        return self._active.__enter__()
+        run = self._span()
+        span = run.__enter__()
+        _open_runs.set((*_open_runs.get(), (self, run)))
+        return span
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        return bool(self._active.__exit__(exc_type, exc, tb))
+        runs = _open_runs.get()
+        # The innermost run of this object in this context: a thread or task sees only its own runs.
+        for index in range(len(runs) - 1, -1, -1):
+            owner, run = runs[index]
+            if owner is self:
+                _open_runs.set(runs[:index] + runs[index + 1:])
+                return bool(run.__exit__(exc_type, exc, tb))
+        return False
 
     def __call__(self, func: F) -> F:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            name = getattr(func, "__qualname__", repr(func))
+            raise TypeError(
+                f"engine_run({self.engine_id!r}) cannot decorate the generator function {name}: calling it only "
+                "creates the generator, so the run would end before its body runs. Wrap the code that consumes "
+                f"it instead: `with tl_otel.engine_run({self.engine_id!r}): for item in {name}(...): ...`")
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -129,5 +172,8 @@ def engine_run(engine_id: str, **attributes: Any) -> _EngineRun:
 
         @tl_otel.engine_run("engine-123")
         def run_engine(): ...
+
+    The object may be kept and entered by many threads or tasks at once; generator functions cannot be
+    decorated (TypeError); a cancellation is recorded as ``cancelled``, not as a failure (docs/engine-runs.md).
     """
     return _EngineRun(engine_id, attributes)

@@ -5,7 +5,11 @@ each value one by one; for a logging call that is about a third of its cost on t
 The logging bridge's attributes are already JSON-safe primitives and containers, so this module hands
 the SDK a ``ReadWriteLogRecord`` whose attributes are wrapped without that second pass (limits still
 apply: count and string length). The record is still emitted through the SDK ``Logger``, so logger
-configuration, processors and exporters see an ordinary record."""
+configuration, processors and exporters see an ordinary record.
+
+Exporters receive what the SDK's own processors give them, a ``ReadableLogRecord`` (the console exporter
+calls ``to_json``): tl-otel's record carries that interface too, and a plain ``ReadWriteLogRecord`` emitted
+by other code is turned into a ``ReadableLogRecord`` before it is queued, as the SDK's processors do."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any
 
 from opentelemetry._logs import LogRecord
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk._logs import LogRecordLimits, ReadWriteLogRecord
+from opentelemetry.sdk._logs import LogRecordLimits, ReadableLogRecord, ReadWriteLogRecord
 
 from tl_otel.safe_values import truncate
 
@@ -34,6 +38,21 @@ class PrecleanedLogRecord(ReadWriteLogRecord):
             cleaned = dict(list(cleaned.items())[-maxlen:])
         bounded._dict = dict(cleaned)
         self.log_record.attributes = bounded
+
+    # What ReadableLogRecord has beyond ReadWriteLogRecord (tests/test_sdk_exporters.py checks the two agree).
+    to_json = ReadableLogRecord.to_json
+
+
+def exportable(record: Any) -> Any:
+    """``record`` as exporters expect it: tl-otel's own records as they are, any other ``ReadWriteLogRecord``
+    as the ``ReadableLogRecord`` the SDK's processors would hand over."""
+    if hasattr(record, "to_json"):
+        return record
+    try:
+        return ReadableLogRecord(log_record=record.log_record, resource=record.resource,
+                                 instrumentation_scope=record.instrumentation_scope, limits=record.limits)
+    except Exception:
+        return record
 
 
 def build(sdk_logger: Any, attributes: dict[str, Any], **fields: Any) -> ReadWriteLogRecord:

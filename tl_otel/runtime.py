@@ -72,7 +72,7 @@ class Runtime:
         if not all(results.values()):
             late = ", ".join(name for name, done in results.items() if not done)
             logger.warning("shutdown deadline reached before %s finished; what they still held is lost", late)
-        from tl_otel.health import report, summary_line
+        from tl_otel.health_report import report, summary_line
 
         lost = summary_line(report(self))
         if lost:

@@ -1,35 +1,97 @@
-"""tl-otel's own diagnostics logger.
+"""tl-otel's own diagnostics logger, and the one format of every line tl-otel itself writes to stderr.
 
 It writes to stderr through its own handler and does not propagate, so tl-otel's messages never enter
-the telemetry pipeline they describe (an export error logged into the exporter would loop)."""
+the telemetry pipeline they describe (an export error logged into the exporter would loop).
+
+Each line is one compact JSON object shaped like the JSON lines on stdout: ``timestamp`` (RFC 3339 UTC, µs),
+``level``, ``type: "log"``, ``logger``, ``message``, ``service.name`` (what the telemetry carries, once
+tl-otel has built its resource; ``null`` before) and ``process.pid``. The start-up line is one of them
+(:func:`record`, :func:`dumps`), with its own fields after those."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import threading
 import time
+from datetime import datetime, timezone
+from typing import Any
 
 LOGGER_NAME = "tl_otel"
 
 logger = logging.getLogger(LOGGER_NAME)
 
+_service_name: str | None = None
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+def set_service_name(name: Any) -> None:
+    """The ``service.name`` of the resource every signal carries (set by configuration once it is built)."""
+    global _service_name
+    _service_name = None if name is None else str(name)
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _scrubbed(text: str) -> str:
+    # tl-otel's own lines get the same redaction as telemetry: an exception text from an HTTP client
+    # can hold a webhook path, a URL's password, a key.
+    try:
+        from tl_otel.redaction.redactor import current
+
+        return current().scrub_text(text)
+    except Exception:
+        return text
+
+
+def record(level: str, message: str, logger_name: str = LOGGER_NAME, created: float | None = None,
+           **fields: Any) -> dict[str, Any]:
+    """The content of one of tl-otel's own lines; ``message`` is redacted, ``fields`` follow the fixed ones."""
+    line: dict[str, Any] = {
+        "timestamp": _timestamp(time.time() if created is None else created),
+        "level": level,
+        "type": "log",
+        "logger": logger_name,
+        "message": _scrubbed(message),
+        "service.name": _service_name,
+        "process.pid": os.getpid(),
+    }
+    line.update(fields)
+    return line
+
+
+def dumps(line: dict[str, Any]) -> str:
+    """``line`` as one compact JSON line (without the newline)."""
+    try:
+        return _dumps(line)
+    except Exception:
+        return _dumps({key: str(value) for key, value in line.items()})
+
+
+def encode(level: str, message: str, logger_name: str = LOGGER_NAME, created: float | None = None,
+           **fields: Any) -> str:
+    """One of tl-otel's own lines (without the newline)."""
+    return dumps(record(level, message, logger_name, created, **fields))
+
+
+class _JsonLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            message += "\n" + self.formatStack(record.stack_info)
+        return encode(record.levelname, message, record.name, record.created)
+
 
 class _StderrHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.__stderr__ or sys.stderr)
-        self.setFormatter(logging.Formatter("tl-otel: %(levelname)s: %(message)s"))
-
-    def format(self, record: logging.LogRecord) -> str:
-        # tl-otel's own lines get the same redaction as telemetry: an exception text from an HTTP client
-        # can hold a webhook path, a URL's password, a key.
-        text = super().format(record)
-        try:
-            from tl_otel.redaction.redactor import current
-
-            return current().scrub_text(text)
-        except Exception:
-            return text
+        self.setFormatter(_JsonLineFormatter())
 
 
 if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):

@@ -1,15 +1,16 @@
 """The start-up line: one INFO JSON line on stderr when tl-otel has configured itself - version, service,
-destinations on and off, alert channels, instrumentations applied and failed - written straight to the
+destinations on and off, alert channels, instrumentations applied and failed, in the format of every tl-otel
+line (``self_log.record``: its ``service.name`` is the one the telemetry carries) - written straight to the
 process's original stderr, so it shows even when the launcher runs before the application configures
 logging. Problems found while configuring are the WARNING lines tl-otel's logger writes just before it."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from typing import Any
+
+from tl_otel import self_log
 
 applied: list[str] = []
 failed: dict[str, str] = {}
@@ -25,21 +26,14 @@ def record_failed(name: str, exc: BaseException) -> None:
 
 
 def line(runtime: Any) -> dict[str, Any]:
+    """The start-up line's content: the fields every tl-otel line has (``self_log.record``), then its own."""
     from tl_otel.resource import distro_version
 
-    settings = runtime.settings
     channels = []
     if runtime.alert_engine is not None:
         channels = [channel.name for channel in getattr(runtime.alert_engine, "channels", [])]
-    return {
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "level": "INFO",
-        "type": "log",
-        "logger": "tl_otel",
-        "message": "tl-otel configured",
+    own = {
         "tl_otel.version": distro_version(),
-        "service.name": settings.service_name,
-        "process.pid": os.getpid(),
         "destinations": {signal: names for signal, names in runtime.exporters.items()},
         "posthog": "on" if "posthog" in runtime.exporters.get("traces", []) else "off",
         "scout": "on" if "scout" in runtime.exporters.get("traces", []) else "off",
@@ -47,6 +41,7 @@ def line(runtime: Any) -> dict[str, Any]:
         "instrumentations": sorted(set(applied)),
         "instrumentations_failed": dict(failed),
     }
+    return self_log.record("INFO", "tl-otel configured", **own)
 
 
 def announce(runtime: Any) -> None:
@@ -55,7 +50,7 @@ def announce(runtime: Any) -> None:
         return
     _announced = True
     try:
-        data = (json.dumps(line(runtime), default=str) + "\n").encode()
+        data = (self_log.dumps(line(runtime)) + "\n").encode()
         stream = sys.__stderr__ or sys.stderr
         os.write(stream.fileno(), data)
     except Exception:

@@ -3,8 +3,8 @@
 | span | event |
 | --- | --- |
 | SERVER (API request) | ``api_request`` |
-| Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` |
-| ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` |
+| Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` (status success / retry / failure) |
+| ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` / ``engine_cancelled`` |
 | ``exception`` event on any span | ``$exception`` (one per occurrence) |
 | a user rule's match | the rule's event |
 | anything else | nothing |
@@ -29,6 +29,7 @@ from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list
 from tl_otel.safe_values import to_jsonable
 from tl_otel.span_attributes import first, of_span
 from tl_otel.span_names import without_query
+from tl_otel.task_outcome import task_run_outcome
 
 _NAMESPACE = uuid.UUID("6f1d7c1e-3c52-4c55-9a53-6f4b0a3a7e21")
 MAX_PROPERTY_LENGTH = 8192
@@ -146,12 +147,11 @@ class SpanMapper:
         return self._event("api_request", span, attributes, properties)
 
     def _worker_task(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        failed = span.status.status_code is StatusCode.ERROR
         properties = {
             "task_name": first(attributes, "celery.task_name") or span.name.split("/", 1)[-1],
             "task_id": first(attributes, "messaging.message.id"),
             "queue": first(attributes, "messaging.destination", "messaging.destination.name") or "unknown",
-            "status": "failure" if failed else "success",
+            "status": task_run_outcome(attributes, span.status.status_code),
             "state": first(attributes, "celery.state"),
             "retries": int(first(attributes, "celery.retries") or 0),
             "duration_ms": _duration_ms(span),
@@ -159,16 +159,23 @@ class SpanMapper:
         return self._event("worker_task", span, attributes, properties)
 
     def _engine(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        failed = attributes.get("engine.status") == "failed" or span.status.status_code is StatusCode.ERROR
+        status = attributes.get("engine.status")
+        if status == "failed" or span.status.status_code is StatusCode.ERROR:
+            event, status = "engine_failed", "failed"
+        elif status == "cancelled":
+            # Stopped from outside (asyncio cancellation): not a failure of the engine.
+            event = "engine_cancelled"
+        else:
+            event, status = "engine_executed", "success"
         properties = {key: value for key, value in attributes.items() if "." not in key}
         properties.update({
             "engine_id": attributes.get("engine.id"),
             "duration_ms": _duration_ms(span),
-            "status": "failed" if failed else "success",
+            "status": status,
         })
-        if failed:
+        if status == "failed":
             properties["error_type"] = attributes.get("error.type")
-        return self._event("engine_failed" if failed else "engine_executed", span, attributes, properties)
+        return self._event(event, span, attributes, properties)
 
     def exception_event(self, span: Any, attributes: Mapping[str, Any], event_attributes: Mapping[str, Any],
                         timestamp: int | None, handled: bool | None = None) -> dict[str, Any] | None:

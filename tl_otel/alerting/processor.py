@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tl_otel.span_attributes import first, of_span
+from tl_otel.task_outcome import FAILURE, task_run_outcome
 
 # counter slots per (second, signal, key)
 TOTAL, ERRORS, SLOW, LIMITED = range(4)
@@ -77,6 +78,7 @@ class AlertingSpanProcessor(SpanProcessor):
         elif signal is TASK:
             if attributes.get("celery.action") != "run":
                 return
+            failed = task_run_outcome(attributes, span.status.status_code) == FAILURE  # a retry is not an error
             key = attributes.get("celery.task_name") or span.name
             slow = False
         else:

@@ -46,8 +46,10 @@ INSIGHTS: list[dict[str, Any]] = [
      "description": "95th percentile of duration_ms of api_request, by route.",
      "query": _trends([_events("api_request", math="p95", math_property="duration_ms")], breakdown="route")},
     {"name": "Engine executions vs failures",
-     "description": "engine_executed and engine_failed events.",
-     "query": _trends([_events("engine_executed"), _events("engine_failed")], display="ActionsBar")},
+     "description": "engine_executed and engine_failed events, and engine_cancelled (stopped from outside, "
+                    "not a failure).",
+     "query": _trends([_events("engine_executed"), _events("engine_failed"), _events("engine_cancelled")],
+                      display="ActionsBar")},
     {"name": "Worker task durations (ms)",
      "description": "Median and 95th percentile of duration_ms of worker_task, by task.",
      "query": _trends([_events("worker_task", "median", math="median", math_property="duration_ms"),

@@ -11,6 +11,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from tl_otel.log_records import exportable
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.fanout import Fanout
 
@@ -44,4 +45,4 @@ class FanoutSpanProcessor(_FeedsFanout, SpanProcessor):
 
 class FanoutLogRecordProcessor(_FeedsFanout, LogRecordProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        self._offer(log_record)
+        self._offer(exportable(log_record))

@@ -1,5 +1,8 @@
-"""``tl_otel.health()``: what every destination delivered, dropped and why, from the counters the
-pipeline and the exporters keep. Secrets never appear: only counts, times and error kinds."""
+"""The report behind ``tl_otel.health()``: what every destination delivered, dropped and why, from the counters
+the pipeline and the exporters keep. Secrets never appear: only counts, times and error kinds.
+
+Not named ``tl_otel.health``: importing a submodule of that name sets the package attribute, and the
+function ``tl_otel.health`` would become this module after its first call."""
 
 from __future__ import annotations
 
