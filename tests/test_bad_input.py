@@ -57,7 +57,8 @@ def test_bad_input_never_reaches_the_application_and_costs_only_itself(tmp_path)
         folder = str(tmp_path / "broker")
         client = Celery("sender", broker="filesystem://")  # its own: an app caches its broker folder once used
         client.conf.broker_transport_options = {
-            "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False}
+            "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
+            "control_folder": folder}
         nested: list = []
         for _ in range(200):
             nested = [nested]

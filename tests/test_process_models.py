@@ -114,7 +114,8 @@ def _send(tmp_path, count: int) -> None:
     folder = str(tmp_path / "broker")
     client = Celery("sender", broker="filesystem://")
     client.conf.broker_transport_options = {
-        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False}
+        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
+        "control_folder": folder}
     for index in range(count):
         client.send_task("bad_input.fine", args=[index], queue="bad")
 

@@ -9,6 +9,7 @@ from functools import cache
 
 from sqlalchemy import JSON, DateTime, Float, String, create_engine, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from examples.engine.config import database_url
@@ -47,6 +48,20 @@ CATALOGUE = (
 @cache
 def engine() -> Engine:
     bound = create_engine(database_url(), pool_pre_ping=True)
+    # Several workers (uvicorn --workers, gunicorn, Celery children) start at once on one database: the
+    # loser of a create-table or catalogue-insert race sees "already exists" / a duplicate key, and the
+    # second attempt finds what the winner made.
+    for attempt in range(2):
+        try:
+            _create_schema_and_catalogue(bound)
+            break
+        except (OperationalError, IntegrityError, ProgrammingError):
+            if attempt:
+                raise
+    return bound
+
+
+def _create_schema_and_catalogue(bound: Engine) -> None:
     Base.metadata.create_all(bound)
     with Session(bound) as session:
         existing = set(session.scalars(select(EngineDefinition.id)))
@@ -56,7 +71,6 @@ def engine() -> Engine:
             if item.id not in existing
         )
         session.commit()
-    return bound
 
 
 @contextmanager

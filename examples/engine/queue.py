@@ -22,4 +22,6 @@ if broker_url() == "filesystem://":
         "data_folder_out": str(folder),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
+        # kombu writes its exchange files into the working directory unless told otherwise
+        "control_folder": str(folder / "control"),
     }

@@ -98,7 +98,8 @@ celery_app = Celery("bad_input", broker="filesystem://")
 celery_app.conf.update(
     task_ignore_result=True, task_default_queue="bad", worker_prefetch_multiplier=1,
     broker_transport_options={"data_folder_in": str(folder), "data_folder_out": str(folder),
-                              "processed_folder": str(folder), "store_processed": False},
+                              "processed_folder": str(folder), "store_processed": False,
+                              "control_folder": str(folder)},
 )
 
 
