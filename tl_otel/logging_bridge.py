@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
-from tl_otel import log_records
+from tl_otel import log_records, logging_attachment
 from tl_otel.safe_values import safe_str, to_jsonable
 from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
 
@@ -128,22 +128,25 @@ class OTelLogHandler(logging.Handler):
             self.failures += 1
             _rate_limited.warning("log-bridge", "a log record could not be captured (%s)", type(exc).__name__)
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        # Tells the root attachment this record was seen, so it is never given to the bridge a second time.
+        logging_attachment.mark_handled(record)
+        return super().handle(record)
+
     def flush(self) -> None:
         # Flushing is tl-otel's job (bounded, at shutdown); logging.shutdown() must not block on it.
         return None
 
 
 def install(handler: OTelLogHandler, level: int) -> None:
-    """Attach ``handler`` to the root logger once; lower the root level to ``level`` only if the
-    application left it at Python's default (WARNING) so that INFO records are captured."""
+    """Attach ``handler`` to the root logger and keep it attached whatever the application does to logging
+    later (see :mod:`tl_otel.logging_attachment`); lower the root level to ``level`` for the bridge only if
+    the application left it at Python's default (WARNING), so that INFO records are captured."""
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, OTelLogHandler) and existing is not handler:
             root.removeHandler(existing)
-    if handler not in root.handlers:
-        root.addHandler(handler)
-    if root.level == logging.WARNING and level < logging.WARNING:
-        root.setLevel(level)
+    logging_attachment.attach(handler, level)
 
 
 def attach_to(logger: logging.Logger, handler: OTelLogHandler) -> None:
