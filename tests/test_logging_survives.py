@@ -1,6 +1,7 @@
 """The logging bridge survives the application's own logging configuration, made after tl-otel configured:
 every record arrives exactly once as a JSON line (trace ids, extras), the application's handlers keep their
-format, level and filters, tl-otel says once that it re-attached, and TL_OTEL_LOGGING=false is hands off."""
+format, level and filters (and its root holds exactly the handlers it set), tl-otel's own logger is not
+disabled, and TL_OTEL_LOGGING=false is hands off."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def reconfigure():
         with open(path, "w") as ini:
             ini.write(FILE_CONFIG)
         logging.config.fileConfig(path)
-    elif SHAPE == "basicConfig-force":
-        logging.basicConfig(force=True, format=FORMAT, level=logging.INFO, stream=sys.stderr)
+    elif SHAPE.startswith("basicConfig"):
+        logging.basicConfig(force=SHAPE.endswith("force"), format=FORMAT, level=logging.INFO, stream=sys.stderr)
         logging.root.handlers[0].addFilter(logging.Filter("app"))
     elif SHAPE == "root-handlers":
         handler = logging.StreamHandler(sys.stderr)
@@ -75,9 +76,10 @@ with trace.get_tracer("t").start_as_current_span("GET /x", kind=trace.SpanKind.S
     other.warning("from other", extra={{"n": 99}})
     views.debug("below the application's level")
 logging.getLogger("tl_otel").warning("tl-otel's own logger still speaks")
+assert [type(h).__name__ for h in logging.root.handlers] == ["StreamHandler"], logging.root.handlers
 """
 
-SHAPES = ["dictConfig", "dictConfig-in-factory", "fileConfig", "basicConfig-force", "root-handlers"]
+SHAPES = ["dictConfig", "dictConfig-in-factory", "fileConfig", "basicConfig", "basicConfig-force", "root-handlers"]
 CONFIGURE = "import tl_otel; tl_otel.configure(service_name='svc')"
 
 
@@ -97,18 +99,65 @@ def test_every_record_arrives_once_and_the_apps_handlers_work_as_configured(pyth
     if shape == "fileConfig":  # fileConfig has no filters
         expected.append("APP WARNING other from other")
     assert app_lines == expected
-    warnings = [line for line in ran.stderr.splitlines() if "re-attached its handler" in line]
-    assert len(warnings) == 1 and "StreamHandler(<stderr>)" in warnings[0], ran.stderr
     assert "tl-otel: WARNING: tl-otel's own logger still speaks" in ran.stderr
 
 
 def test_logging_false_is_hands_off(python):
     ran = python(APP.format(configure="", shape="dictConfig") + """
 assert logging.Logger.callHandlers.__module__ == "logging", logging.Logger.callHandlers
-assert [type(h).__name__ for h in logging.root.handlers] == ["StreamHandler"], logging.root.handlers
 """, launcher=True, TL_OTEL_LOGGING="false")
     assert ran.returncode == 0, ran.stderr
     assert [r for r in ran.json_lines() if r["type"] == "log"] == []
-    assert "re-attached" not in ran.stderr
     assert [line for line in ran.stderr.splitlines() if line.startswith("APP ")] == [
         "APP INFO app.views app 0", "APP INFO app.views app 1", "APP INFO app.views app 2"]
+
+
+LEVELS_APP = """
+import logging, logging.config, sys
+{before}
+log = logging.getLogger("app")
+log.info("info while the root is at Python's default")
+log.warning("warning while the root is at Python's default")
+{after}
+log.debug("debug after the application set its level")
+log.info("info after the application set its level")
+log.warning("warning after the application set its level")
+"""
+BASIC = "logging.basicConfig(stream=sys.stderr, format='APP %(levelname)s %(message)s')"
+
+
+@pytest.mark.parametrize("app_level", ["WARNING", "DEBUG"])
+def test_the_roots_level_is_the_applications_and_tl_otel_log_level_filters_what_tl_otel_exports(python, app_level):
+    # The application prints warnings with basicConfig (root left at Python's default), then sets its root level.
+    ran = python(LEVELS_APP.format(before=BASIC, after=f"logging.getLogger().setLevel(logging.{app_level})"),
+                 launcher=True)
+    assert ran.returncode == 0, ran.stderr
+    exported = [r["message"] for r in ran.json_lines() if r["type"] == "log"]
+    printed = [line for line in ran.stderr.splitlines() if line.startswith("APP ")]
+    # Python's default: tl-otel lowers the root to TL_OTEL_LOG_LEVEL (INFO) for itself only; the app's
+    # handler prints what it printed without tl-otel.
+    assert exported[:2] == ["info while the root is at Python's default",
+                            "warning while the root is at Python's default"]
+    assert printed[:1] == ["APP WARNING warning while the root is at Python's default"]
+    if app_level == "WARNING":  # the application's deliberate WARNING: INFO records are never made
+        assert exported[2:] == ["warning after the application set its level"]
+        assert printed[1:] == ["APP WARNING warning after the application set its level"]
+    else:  # below TL_OTEL_LOG_LEVEL: the app's handler prints DEBUG, tl-otel exports from INFO up
+        assert exported[2:] == ["info after the application set its level",
+                                "warning after the application set its level"]
+        assert printed[1:] == ["APP DEBUG debug after the application set its level",
+                               "APP INFO info after the application set its level",
+                               "APP WARNING warning after the application set its level"]
+
+
+def test_tl_otel_log_level_above_the_apps_level(python):
+    ran = python(LEVELS_APP.format(before="import tl_otel; tl_otel.configure()\n" + BASIC,
+                                   after="logging.getLogger().setLevel(logging.INFO)"),
+                 TL_OTEL_LOG_LEVEL="warning")
+    assert ran.returncode == 0, ran.stderr
+    assert [r["message"] for r in ran.json_lines() if r["type"] == "log"] == [
+        "warning while the root is at Python's default", "warning after the application set its level"]
+    assert [line for line in ran.stderr.splitlines() if line.startswith("APP ")] == [
+        "APP WARNING warning while the root is at Python's default",
+        "APP INFO info after the application set its level",
+        "APP WARNING warning after the application set its level"]

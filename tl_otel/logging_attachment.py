@@ -1,58 +1,51 @@
-"""Keeping the logging bridge attached whatever the application does to ``logging`` after tl-otel configured.
+"""Where the logging bridge meets ``logging``: one point every record passes, whatever the application does to
+its logging configuration after tl-otel configured.
 
 Applications replace the root logger's handlers in many ways: ``dictConfig``/``fileConfig`` with a root section
 (at import time or in an app factory), ``basicConfig(force=True)``, ``logging.root.handlers = [...]``,
-``root.handlers.clear()``, a ``removeHandler`` loop. Wrapping the config functions misses the last three (an
-assignment calls no function at all), and watching the handler list misses records logged before the next
-look. The one point every record passes after any of them is ``Logger.callHandlers`` (``Logger.handle`` calls it
-on the logger that made the record, and it walks the handler lists up to the root): it is wrapped once, on the
-``Logger`` class, so loggers of every class set with ``setLoggerClass`` inherit it. The application's handlers
-run first, exactly as it configured them; a record the bridge did not see then is given to it, so nothing
-logged between a reconfiguration and tl-otel noticing it is lost, and nothing is exported twice. The bridge is
-put back on the root the first time (one WARNING naming the handlers the root holds now), so the usual path
-serves the next records.
+``root.handlers.clear()``, a ``removeHandler`` loop. A bridge kept in the root's handler list is lost to each of
+them, and putting it back needs a watcher that misses the records logged before it looks; wrapping the config
+functions misses the assignments (they call no function at all). A bridge in the list also turns the
+application's plain ``basicConfig()`` into a no-op (it configures only a root without handlers), so the
+application's own output vanished. The deepest point every record passes is ``Logger.callHandlers`` (called by
+``Logger.handle`` on the logger that made the record; it walks the handler lists up to the root): it is wrapped
+once, on the ``Logger`` class, so loggers of any class set with ``setLoggerClass`` inherit it. The bridge stands
+there behind the root's handlers, never in the list: the application's handlers run exactly as it configured
+them, then the bridge takes the record, once, and no configuration can detach it.
 
-The same point serves two more rules:
+The same point serves three more rules:
 
+- Where a record finds no handler at all, the bridge counts as one (as it did on the root): Python's
+  last-resort stderr printer stays quiet, as before.
 - Records of loggers that do not propagate to the root (uvicorn's ``uvicorn.error``, gunicorn's
   ``gunicorn.error``, an application's own) reach the bridge at WARNING and above: their errors ("Exception in
   ASGI application") belong in the JSON lines; their INFO lines are the server's chatter, and an access log
-  line repeats the request's span line.
+  line repeats the request's span line. A logger the bridge was attached to (Celery's task logger) is served
+  by that handler.
 - The root level is the application's. When the application left it at Python's default, tl-otel lowers it to
-  ``TL_OTEL_LOG_LEVEL`` for the bridge only: records below the level the application had, from loggers whose
-  level comes from the root, reach the bridge and not the application's handlers, which keep printing what
-  they printed without tl-otel. A level the application sets on the root itself ends that (its decision).
+  ``TL_OTEL_LOG_LEVEL`` for the bridge only: records below the level the root had, from loggers whose level
+  comes from the root, reach the bridge and not the application's handlers, which keep printing what they
+  printed without tl-otel. A level the application sets on the root itself ends that: its decision.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
-
-from tl_otel.self_log import LOGGER_NAME
-from tl_otel.self_log import logger as self_logger
 
 # The lowest level taken from loggers that do not propagate to the root.
 NON_PROPAGATING_LEVEL = logging.WARNING
 
 _original_call_handlers = logging.Logger.callHandlers
 _original_root_set_level = logging.RootLogger.setLevel
-_handled = threading.local()  # the record the bridge handled last on this thread (see OTelLogHandler.handle)
-
-
-def mark_handled(record: logging.LogRecord) -> None:
-    _handled.record = record
 
 
 class Attachment:
-    """The bridge's place on the root logger and the root level tl-otel lowered, if any."""
+    """The bridge's place behind the root's handlers, and the root level tl-otel lowered, if any."""
 
     def __init__(self, handler: logging.Handler) -> None:
         self.handler = handler
         self.borrowed_from: int | None = None  # the root level before tl-otel lowered it
-        self.warned = False
-        self._lock = threading.Lock()
 
     def lower_default_root_level(self, level: int) -> None:
         root = logging.getLogger()
@@ -61,49 +54,32 @@ class Attachment:
             _original_root_set_level(root, level)
 
     def call_handlers(self, logger: logging.Logger, record: logging.LogRecord) -> None:
+        handler = self.handler
+        found = bridged = False
+        last = logger
+        while True:
+            handlers = last.handlers
+            if handlers:
+                found = True
+                if handler in handlers:
+                    bridged = True  # attached to this logger (Celery's task logger): its own walk serves it
+            if not last.propagate or last.parent is None:
+                break
+            last = last.parent
+        if bridged:
+            _original_call_handlers(logger, record)
+            return
+        if last.parent is None:
+            takes = record.levelno >= handler.level
+        else:
+            takes = record.levelno >= max(handler.level, NON_PROPAGATING_LEVEL)
         borrowed_from = self.borrowed_from
         if borrowed_from is not None and record.levelno < borrowed_from and _level_from_root(logger):
-            # The record exists only because tl-otel lowered the root level: for the bridge alone.
-            self._give_missed(logger, record)
-            return
-        outer = getattr(_handled, "record", None)
-        _handled.record = None
-        try:
+            pass  # the record exists only because tl-otel lowered the root level: for the bridge alone
+        elif found or not takes:
             _original_call_handlers(logger, record)
-            missed = _handled.record is not record
-        finally:
-            _handled.record = outer  # a record logged from inside a handler keeps the outer one's mark
-        if missed and record.levelno >= self.handler.level:
-            self._give_missed(logger, record)
-
-    def _give_missed(self, logger: logging.Logger, record: logging.LogRecord) -> None:
-        if record.name == LOGGER_NAME or record.name.startswith(LOGGER_NAME + "."):
-            return  # tl-otel's own lines never enter the pipeline they describe
-        last = logger
-        while last.propagate and last.parent is not None:
-            last = last.parent
-        if last.parent is None:
-            if self.handler not in last.handlers:
-                self._reattach(last)
-            lowest = self.handler.level
-        else:
-            lowest = max(self.handler.level, NON_PROPAGATING_LEVEL)
-        if record.levelno >= lowest:
-            self.handler.handle(record)
-
-    def _reattach(self, root: logging.Logger) -> None:
-        with self._lock:
-            if self.handler in root.handlers:
-                return
-            now = ", ".join(_describe(handler) for handler in root.handlers) or "no handlers"
-            root.addHandler(self.handler)
-            if self.warned:
-                return
-            self.warned = True
-        self_logger.warning(
-            "the application reconfigured logging and replaced tl-otel's handler on the root logger (it now holds: "
-            "%s); tl-otel re-attached its handler, every record still reaches the exporters and the application's "
-            "handlers work as it configured them", now)
+        if takes:
+            handler.handle(record)  # it leaves out tl-otel's own lines, which never enter the pipeline
 
     def app_set_root_level(self) -> None:
         self.borrowed_from = None
@@ -114,12 +90,6 @@ def _level_from_root(logger: logging.Logger) -> bool:
     while not current.level and current.parent is not None:
         current = current.parent
     return current.parent is None
-
-
-def _describe(handler: logging.Handler) -> str:
-    kind = type(handler).__name__
-    target = getattr(handler, "baseFilename", None) or getattr(getattr(handler, "stream", None), "name", None)
-    return f"{kind}({target})" if target else kind
 
 
 _current: Attachment | None = None
@@ -145,16 +115,18 @@ _root_set_level.__wrapped__ = _original_root_set_level  # type: ignore[attr-defi
 
 
 def attach(handler: logging.Handler, level: int) -> Attachment:
-    """Put ``handler`` on the root logger and keep it there; lower a root level left at Python's default."""
+    """Stand ``handler`` behind the root's handlers for every record; lower a root level left at Python's
+    default for the bridge only. Idempotent for the same handler."""
     global _current
-    root = logging.getLogger()
     attachment = _current if _current is not None and _current.handler is handler else Attachment(handler)
-    with attachment._lock:
-        if handler not in root.handlers:
-            root.addHandler(handler)
     attachment.lower_default_root_level(level)
     _current = attachment
     if logging.Logger.callHandlers is not _call_handlers:
         logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
         logging.RootLogger.setLevel = _root_set_level  # type: ignore[method-assign]
     return attachment
+
+
+def current_handler() -> logging.Handler | None:
+    """The bridge records reach, if logging is bridged (tests and doctor look here, not in root.handlers)."""
+    return _current.handler if _current is not None else None

@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
-from tl_otel import log_records, logging_attachment
+from tl_otel import exception_origin, log_records, logging_attachment
 from tl_otel.safe_values import safe_str, to_jsonable
 from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
 
@@ -99,6 +99,9 @@ class OTelLogHandler(logging.Handler):
             if record.name.startswith(_SKIPPED_LOGGERS):
                 return
             context = get_current()
+            if record.exc_info:
+                # A server's log of an error the request's span recorded, after that span ended: its ids.
+                context = exception_origin.context_for(record.exc_info[1], context)
             if context.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 # Logged while exporting (an exporter's or its HTTP client's own warning): feeding it back
                 # into the pipeline would loop, one record per failed export.
@@ -128,24 +131,16 @@ class OTelLogHandler(logging.Handler):
             self.failures += 1
             _rate_limited.warning("log-bridge", "a log record could not be captured (%s)", type(exc).__name__)
 
-    def handle(self, record: logging.LogRecord) -> bool:
-        # Tells the root attachment this record was seen, so it is never given to the bridge a second time.
-        logging_attachment.mark_handled(record)
-        return super().handle(record)
-
     def flush(self) -> None:
         # Flushing is tl-otel's job (bounded, at shutdown); logging.shutdown() must not block on it.
         return None
 
 
 def install(handler: OTelLogHandler, level: int) -> None:
-    """Attach ``handler`` to the root logger and keep it attached whatever the application does to logging
-    later (see :mod:`tl_otel.logging_attachment`); lower the root level to ``level`` for the bridge only if
-    the application left it at Python's default (WARNING), so that INFO records are captured."""
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if isinstance(existing, OTelLogHandler) and existing is not handler:
-            root.removeHandler(existing)
+    """Give ``handler`` every record that reaches the root, whatever the application does to logging later (see
+    :mod:`tl_otel.logging_attachment`: it stands behind the root's handlers, not in their list); lower the root
+    level to ``level`` for the bridge only if the application left it at Python's default (WARNING), so that
+    INFO records are captured."""
     logging_attachment.attach(handler, level)
 
 
