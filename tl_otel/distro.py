@@ -21,12 +21,15 @@ class TlOtelDistro(BaseDistro):
         os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", CONFIGURATOR_NAME)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        from tl_otel import standard_setup, startup
         from tl_otel.configuration import current_runtime
 
+        if standard_setup.skip_reason(entry_point) is not None:
+            return  # described by another instrumentation already (doctor names the reason)
         runtime = current_runtime()
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
-        from tl_otel import startup
+            kwargs.update(standard_setup.instrumentor_kwargs(entry_point.name, runtime.settings))
 
         try:
             super().load_instrumentor(entry_point, **kwargs)

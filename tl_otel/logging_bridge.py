@@ -20,7 +20,10 @@ from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
 
 _STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
 _STANDARD_FIELD_COUNT = len(_STANDARD_FIELDS)
-_RESERVED = _STANDARD_FIELDS | {"message", "asctime", "taskName"}
+# The logging instrumentation's record factory (OTEL_PYTHON_LOG_CORRELATION) adds these to every record; they
+# repeat the line's trace_id, span_id and service.name.
+_INJECTED = {"otelSpanID", "otelTraceID", "otelTraceSampled", "otelServiceName"}
+_RESERVED = _STANDARD_FIELDS | {"message", "asctime", "taskName"} | _INJECTED
 _SKIPPED_LOGGERS = (LOGGER_NAME,)
 _rate_limited = RateLimitedLog()
 

@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from tl_otel import standard_setup
+
 
 @dataclass
 class InstrumentationStatus:
@@ -39,6 +41,10 @@ def statuses(env: dict[str, str] | None = None) -> list[InstrumentationStatus]:
                 found.append(InstrumentationStatus(name, "skip", f"package missing: {required}"))
             else:
                 found.append(InstrumentationStatus(name, "skip", f"version conflict: {conflict}"))
+            continue
+        skipped = standard_setup.skip_reason(entry_point, env)
+        if skipped is not None:
+            found.append(InstrumentationStatus(name, "skip", skipped))
             continue
         try:
             entry_point.load()
