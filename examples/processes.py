@@ -78,12 +78,13 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def start(name: str, args: list[str], env: dict[str, str], log_dir: Path, instrument: bool = True) -> Process:
+def start(name: str, args: list[str], env: dict[str, str], log_dir: Path, instrument: bool = True,
+          cwd: Path = REPO) -> Process:
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout_path, stderr_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
     out, err = stdout_path.open("wb"), stderr_path.open("wb")
     command = [str(BIN / "opentelemetry-instrument"), *args] if instrument else args
-    popen = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=REPO, stdin=subprocess.DEVNULL)
+    popen = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=cwd, stdin=subprocess.DEVNULL)
     return Process(name, popen, stdout_path, stderr_path, [out, err])
 
 

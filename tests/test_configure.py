@@ -37,8 +37,9 @@ def test_second_configure_warns_and_adds_no_processor_or_handler(python):
         processors = list(trace.get_tracer_provider()._active_span_processor._span_processors)
         second = tl_otel.configure(service_name="other")
         assert first is second
-        handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "OTelLogHandler"]
-        assert len(handlers) == 1, handlers
+        from tl_otel import logging_attachment
+        assert logging_attachment.current_handler() is first.log_handler
+        assert logging.getLogger().handlers == [], logging.getLogger().handlers
         after = list(trace.get_tracer_provider()._active_span_processor._span_processors)
         assert after == processors and len(after) == 2, after  # the pipeline and the alerting processor
         logging.getLogger("app").info("once")

@@ -31,12 +31,14 @@ def test_every_variable_named_in_the_docs_exists_in_the_registry_or_the_sdk():
                      "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_EXPORTER_OTLP_TIMEOUT"}
     # Read by scout_apm itself (its manager and path filter), which tl-otel calls.
     scout_apm_variables = {"SCOUT_CORE_AGENT_DOWNLOAD", "SCOUT_URI_REPORTING", "SCOUT_CORE_AGENT_DIR"}
+    # Read by upstream instrumentations that opentelemetry-bootstrap installs (docs/getting-started.md).
+    instrumentation_variables = {"OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION", "OTEL_PYTHON_LOG_CORRELATION"}
     example_variables = {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ENGINE_API_URL", "ENGINE_DATA_DIR"}
     for page in [*(REPO / "docs").glob("*.md"), REPO / "README.md"]:
         for variable in re.findall(r"\b((?:TL_OTEL|OTEL|POSTHOG|SCOUT)_[A-Z_]+)\b", page.read_text()):
             if variable.endswith("_"):
                 continue
-            allowed = known | sdk_variables | example_variables | scout_apm_variables
+            allowed = known | sdk_variables | example_variables | scout_apm_variables | instrumentation_variables
             assert variable in allowed, f"{page.name} names unknown {variable}"
 
 

@@ -22,17 +22,18 @@ class TlOtelDistro(BaseDistro):
         os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", CONFIGURATOR_NAME)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        from tl_otel import standard_setup, startup
         from tl_otel.configuration import current_runtime
+        from tl_otel.instrumentation_readiness import readiness
 
         runtime = current_runtime()
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
-        from tl_otel import startup
-        from tl_otel.instrumentation_readiness import readiness
+            kwargs.update(standard_setup.instrumentor_kwargs(entry_point.name, runtime.settings))
 
         state = readiness(entry_point)
         if not state.ready:
-            if not state.library_missing:
+            if not state.quiet:
                 logger.warning("instrumentation %s skipped: %s", entry_point.name, state.reason)
             return  # as the launcher does for a missing library: nothing to instrument, not applied
         try:

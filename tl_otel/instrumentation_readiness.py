@@ -7,6 +7,7 @@ instrumentors for alternative libraries (opentelemetry-instrumentation-httpx dec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,21 +18,29 @@ READY = "installed and compatible"
 class Readiness:
     ready: bool
     reason: str
-    library_missing: bool = False  # nothing to instrument (skipped quietly), rather than a version conflict
+    # skipped quietly: nothing to instrument, or tl-otel's own choice (standard_setup) that doctor explains,
+    # rather than a version conflict the user should hear about
+    quiet: bool = False
 
 
 def _from_conflict(conflict: Any) -> Readiness:
     if conflict.found is None and not getattr(conflict, "found_any", None):
         required = conflict.required or ", ".join(getattr(conflict, "required_any", None) or ())
-        return Readiness(False, f"package missing: {required}", library_missing=True)
+        return Readiness(False, f"package missing: {required}", quiet=True)
     return Readiness(False, f"version conflict: {conflict}")
 
 
-def readiness(entry_point: Any) -> Readiness:
-    """Checks the entry point's distribution, then the instrumentor's own ``instrumentation_dependencies()``.
-    Loading the entry point imports the instrumentation module: an import error propagates to the caller."""
+def readiness(entry_point: Any, env: Mapping[str, str] | None = None) -> Readiness:
+    """Checks tl-otel's own choices for OpenTelemetry's standard setup, the entry point's distribution, then the
+    instrumentor's own ``instrumentation_dependencies()``. Loading the entry point imports the instrumentation
+    module: an import error propagates to the caller."""
     from opentelemetry.instrumentation.dependencies import get_dependency_conflicts, get_dist_dependency_conflicts
 
+    from tl_otel import standard_setup
+
+    chosen = standard_setup.skip_reason(entry_point, env)
+    if chosen is not None:
+        return Readiness(False, chosen, quiet=True)
     if entry_point.dist is not None:
         conflict = get_dist_dependency_conflicts(entry_point.dist)
         if conflict is not None:

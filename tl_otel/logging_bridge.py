@@ -14,13 +14,16 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
-from tl_otel import log_records
+from tl_otel import exception_origin, log_records, logging_attachment
 from tl_otel.safe_values import safe_str, to_jsonable
 from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
 
 _STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
 _STANDARD_FIELD_COUNT = len(_STANDARD_FIELDS)
-_RESERVED = _STANDARD_FIELDS | {"message", "asctime", "taskName"}
+# The logging instrumentation's record factory (OTEL_PYTHON_LOG_CORRELATION) adds these to every record; they
+# repeat the line's trace_id, span_id and service.name.
+_INJECTED = {"otelSpanID", "otelTraceID", "otelTraceSampled", "otelServiceName"}
+_RESERVED = _STANDARD_FIELDS | {"message", "asctime", "taskName"} | _INJECTED
 _SKIPPED_LOGGERS = (LOGGER_NAME,)
 _rate_limited = RateLimitedLog()
 
@@ -99,6 +102,9 @@ class OTelLogHandler(logging.Handler):
             if record.name.startswith(_SKIPPED_LOGGERS):
                 return
             context = get_current()
+            if record.exc_info:
+                # A server's log of an error the request's span recorded, after that span ended: its ids.
+                context = exception_origin.context_for(record.exc_info[1], context)
             if context.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 # Logged while exporting (an exporter's or its HTTP client's own warning): feeding it back
                 # into the pipeline would loop, one record per failed export.
@@ -134,16 +140,11 @@ class OTelLogHandler(logging.Handler):
 
 
 def install(handler: OTelLogHandler, level: int) -> None:
-    """Attach ``handler`` to the root logger once; lower the root level to ``level`` only if the
-    application left it at Python's default (WARNING) so that INFO records are captured."""
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if isinstance(existing, OTelLogHandler) and existing is not handler:
-            root.removeHandler(existing)
-    if handler not in root.handlers:
-        root.addHandler(handler)
-    if root.level == logging.WARNING and level < logging.WARNING:
-        root.setLevel(level)
+    """Give ``handler`` every record that reaches the root, whatever the application does to logging later (see
+    :mod:`tl_otel.logging_attachment`: it stands behind the root's handlers, not in their list); lower the root
+    level to ``level`` for the bridge only if the application left it at Python's default (WARNING), so that
+    INFO records are captured."""
+    logging_attachment.attach(handler, level)
 
 
 def attach_to(logger: logging.Logger, handler: OTelLogHandler) -> None:

@@ -7,8 +7,10 @@
   exit status stays what it was (143). Servers that install their own handler later (uvicorn, Celery)
   chain back to this one or exit normally.
 - Celery prefork children leave through ``os._exit``: flush on ``worker_process_shutdown``, bounded.
-- Celery's logging set-up removes root handlers and its task logger does not propagate: re-attach the
-  log handler on ``after_setup_logger`` / ``after_setup_task_logger``."""
+- Celery's logging set-up removes root handlers (the bridge is not among them: see
+  ``tl_otel.logging_attachment``) and sets the root level (its default WARNING is treated as Python's,
+  again on ``after_setup_logger``); its task logger does not propagate: the log handler is attached to it on
+  ``after_setup_task_logger``."""
 
 from __future__ import annotations
 

@@ -94,6 +94,23 @@ class _StderrHandler(logging.StreamHandler):
         self.setFormatter(_JsonLineFormatter())
 
 
+class _AlwaysEnabledLogger(logging.Logger):
+    """``dictConfig``/``fileConfig`` disable every existing logger they do not name
+    (``disable_existing_loggers=True`` is their default): tl-otel's own logger would go silent exactly when
+    it has something to say about the application's logging. Its ``disabled`` flag cannot be set."""
+
+    @property  # type: ignore[override]
+    def disabled(self) -> bool:
+        return False
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        return None
+
+
+if type(logger) is logging.Logger:
+    logger.__class__ = _AlwaysEnabledLogger
+
 if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
     logger.addHandler(_StderrHandler())
     logger.propagate = False

@@ -20,6 +20,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.trace.status import Status, StatusCode
 
+from tl_otel import exception_origin
 from tl_otel.safe_values import safe_str, truncate
 from tl_otel.self_log import RateLimitedLog
 
@@ -105,6 +106,7 @@ def install() -> None:
 
     def record_exception(self: Any, exception: BaseException, attributes: Any = None, timestamp: int | None = None,
                          escaped: bool = False) -> None:
+        exception_origin.remember(exception, self)
         try:
             original_record_exception(self, exception, attributes, timestamp, escaped)
         except Exception as exc:

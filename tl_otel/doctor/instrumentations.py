@@ -29,7 +29,7 @@ def statuses(env: dict[str, str] | None = None) -> list[InstrumentationStatus]:
             found.append(InstrumentationStatus(name, "skip", "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"))
             continue
         try:
-            state = readiness(entry_point)
+            state = readiness(entry_point, env)
         except Exception as exc:
             found.append(InstrumentationStatus(name, "fail", f"import failed: {type(exc).__name__}: {exc}"))
             continue

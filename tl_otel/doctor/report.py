@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tl_otel.doctor import advice, checks, instrumentations, server_model
+from tl_otel.doctor import advice, checks, instrumentations, log_config, server_model
 from tl_otel.resource import distro_version
 from tl_otel.settings import resolve
 
@@ -79,6 +79,7 @@ def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
         "instrumentations": [vars(status) for status in instrumentations.statuses(env)],
         "checks": [result.as_dict() for result in checks.run_checks(settings, env, timeout)],
         "server_model": server_model.advise(command, settings.shutdown_timeout) if command else [],
+        "logging": log_config.advise(command, settings.log_level, settings.logging) if command else [],
     }
     report["advice"] = advice.advise(settings, report["exporters"]["traces"])
     if send:
@@ -126,6 +127,10 @@ def print_text(report: dict[str, Any], out: Any = None) -> None:
     if report["server_model"]:
         write("\nserver model")
         for advice in report["server_model"]:
+            write(f"  - {advice}")
+    if report.get("logging"):
+        write("\nlogging (the command's own configuration, and what tl-otel does about it)")
+        for advice in report["logging"]:
             write(f"  - {advice}")
 
 

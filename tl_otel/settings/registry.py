@@ -175,8 +175,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("logging", parse_bool, True, "Bridge stdlib logging into OpenTelemetry log records.",
             ("TL_OTEL_LOGGING",), group="logs"),
     Setting("log_level", Choice(LOG_LEVELS), "info",
-            "Lowest level captured from stdlib logging (also raises the root logger to it when the "
-            "application left the root logger at Python's default).",
+            "Lowest level tl-otel exports from stdlib logging. The root logger's level stays the application's: "
+            "left at Python's default (WARNING; always so under the launcher), it is lowered to this level for "
+            "tl-otel only (the application's handlers print what they printed); a root level the application "
+            "sets (setLevel, dictConfig/fileConfig, basicConfig(level=)) is kept, and records below it are not "
+            "made, so not exported. Loggers that do not propagate to the root (uvicorn.error, gunicorn.error) "
+            "give their records at WARNING and above.",
             ("TL_OTEL_LOG_LEVEL",), group="logs"),
     Setting("json_stderr_level", Choice((*LOG_LEVELS, "off")), "off",
             "JSON lines at this level and above go to stderr instead of stdout (off: everything to stdout).",

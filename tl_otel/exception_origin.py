@@ -1,0 +1,43 @@
+"""Which span recorded an exception, for log records of the same exception made outside that span.
+
+A server logs the error a request raised after the request's span has ended (uvicorn's "Exception in ASGI
+application", gunicorn's worker errors): no span is current, so the record carried no trace id, and PostHog
+received a second ``$exception`` for an occurrence the span had already reported (occurrences are recognised by
+trace). The span that records an exception leaves its ids on the exception object (the first, innermost one
+wins), and the logging bridge gives a record with that exception and no current span those ids.
+
+The ids are kept as a tuple of ints on the exception itself, not in a table: exceptions cannot be weakly
+referenced, a table would keep their tracebacks (and every frame's locals) alive, and a tuple pickles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+
+_ATTRIBUTE = "__tl_otel_recorded_in__"
+
+
+def remember(exception: BaseException, span: Any) -> None:
+    try:
+        if getattr(exception, _ATTRIBUTE, None) is not None:
+            return
+        context = span.get_span_context()
+        if context.is_valid:
+            setattr(exception, _ATTRIBUTE, (context.trace_id, context.span_id, int(context.trace_flags)))
+    except Exception:
+        return  # an exception type that refuses attributes keeps today's behaviour
+
+
+def context_for(exception: BaseException | None, current: Context) -> Context:
+    """``current`` when a span is active in it; else a context whose span is the one that recorded
+    ``exception``, if one did."""
+    if exception is None or trace.get_current_span(current).get_span_context().is_valid:
+        return current
+    ids = getattr(exception, _ATTRIBUTE, None)
+    if not isinstance(ids, tuple) or len(ids) != 3:
+        return current
+    trace_id, span_id, flags = ids
+    recorded_in = trace.SpanContext(trace_id, span_id, is_remote=False, trace_flags=trace.TraceFlags(flags))
+    return trace.set_span_in_context(trace.NonRecordingSpan(recorded_in), current)
