@@ -5,6 +5,8 @@ disabled, and TL_OTEL_LOGGING=false is hands off."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 APP = """
@@ -99,7 +101,9 @@ def test_every_record_arrives_once_and_the_apps_handlers_work_as_configured(pyth
     if shape == "fileConfig":  # fileConfig has no filters
         expected.append("APP WARNING other from other")
     assert app_lines == expected
-    assert "tl-otel: WARNING: tl-otel's own logger still speaks" in ran.stderr
+    own = [json.loads(line) for line in ran.stderr.splitlines() if line.startswith("{")]
+    assert {"level": "WARNING", "logger": "tl_otel", "message": "tl-otel's own logger still speaks"}.items() <= next(
+        line for line in own if line["message"] == "tl-otel's own logger still speaks").items()
 
 
 def test_logging_false_is_hands_off(python):

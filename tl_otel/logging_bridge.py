@@ -16,7 +16,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
 from tl_otel import exception_origin, log_records, logging_attachment
 from tl_otel.safe_values import safe_str, to_jsonable
-from tl_otel.self_log import LOGGER_NAME, RateLimitedLog
+from tl_otel.self_log import RateLimitedLog, is_own
 
 _STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
 _STANDARD_FIELD_COUNT = len(_STANDARD_FIELDS)
@@ -24,7 +24,6 @@ _STANDARD_FIELD_COUNT = len(_STANDARD_FIELDS)
 # repeat the line's trace_id, span_id and service.name.
 _INJECTED = {"otelSpanID", "otelTraceID", "otelTraceSampled", "otelServiceName"}
 _RESERVED = _STANDARD_FIELDS | {"message", "asctime", "taskName"} | _INJECTED
-_SKIPPED_LOGGERS = (LOGGER_NAME,)
 _rate_limited = RateLimitedLog()
 
 
@@ -99,7 +98,7 @@ class OTelLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            if record.name.startswith(_SKIPPED_LOGGERS):
+            if is_own(record.name):  # tl-otel's own lines and the libraries it adopted: stderr only
                 return
             context = get_current()
             if record.exc_info:

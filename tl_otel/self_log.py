@@ -141,10 +141,21 @@ class RateLimitedLog:
         logger.warning(message, *args)
 
 
+# Loggers whose records are tl-otel's own lines: stderr only, never telemetry (the bridge asks is_own).
+_own_loggers: tuple[str, ...] = (LOGGER_NAME,)
+
+
+def is_own(logger_name: str) -> bool:
+    return logger_name.startswith(_own_loggers)
+
+
 def adopt(library_logger: str, level: int = logging.WARNING) -> None:
     """A library tl-otel drives (scout_apm) logs its own chatter - ``Registering with app=…`` at INFO on every
     connection - into whatever the application configured, and into the telemetry pipeline. Its records go
     where tl-otel's own go instead: stderr through tl-otel's handler, from ``level`` up, not propagated."""
+    global _own_loggers
+    if library_logger not in _own_loggers:
+        _own_loggers += (library_logger,)
     library = logging.getLogger(library_logger)
     library.setLevel(level)
     library.propagate = False
