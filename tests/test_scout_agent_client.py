@@ -54,6 +54,24 @@ def test_register_and_metadata_come_first_then_requests(address):
         agent.stop()
 
 
+def test_any_tag_value_arrives_as_sent(address):
+    """Non-ASCII text (sent as UTF-8; the frame length counts bytes), integers beyond 64 bits, nesting."""
+    agent = FakeCoreAgent(address)
+    sender = client(address)
+    message = {"BatchCommand": {"commands": [{"TagRequest": {
+        "timestamp": "2026-11-25T12:00:00+00:00", "request_id": "req-x", "tag": "note",
+        "value": {"text": "é😀\u2028\x00", "big": 2**70, "list": [1.5, None, True]}}}]}}
+    try:
+        assert sender.send(message)
+        assert sender.flush(10)
+        assert agent.wait_for(lambda: agent.named("BatchCommand"))
+        assert agent.named("BatchCommand") == [message["BatchCommand"]]
+        assert sender.stats.failures == 0
+    finally:
+        sender.close()
+        agent.stop()
+
+
 def test_agent_absent_at_start_then_started(address):
     sender = client(address, backoff_cap=0.5)
     try:
