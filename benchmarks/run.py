@@ -15,12 +15,13 @@ from benchmarks import (
     scout_capture,
     scout_translation,
     span_cost,
+    wire_costs,
 )
 
 
 def main() -> None:
     which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "scout-capture", "alerts",
-                                  "redaction"}
+                                  "redaction", "wire"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
@@ -35,6 +36,8 @@ def main() -> None:
         alerting_cost.run()
     if "redaction" in which:
         redaction_cost.run()
+    if "wire" in which:
+        wire_costs.run()
     if "rss" in which:  # ten minutes by default: only when asked for
         hung_backends_rss.run()
     if "requests" in which:

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind
 
+from examples.peers.waiting import wait_for
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
@@ -274,3 +275,53 @@ def test_shutdown_steps_run_when_no_thread_can_start(monkeypatch):
     ran = []
     results = Deadline(5).run_concurrently({"spans": lambda: ran.append("spans"), "logs": lambda: False})
     assert ran == ["spans"] and results == {"spans": True, "logs": False}
+
+
+class CountingExporter(InMemorySpanExporter):
+    """Records the size of every export call; prefers large batches, as PostHog's exporter does."""
+
+    preferred_batch_items = 60
+    batch_linger = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def export(self, spans):
+        self.calls.append(len(spans))
+        return super().export(spans)
+
+
+def test_an_exporter_that_prefers_large_batches_gets_queued_batches_joined_and_a_flush_does_not_wait():
+    exporter = CountingExporter()
+    destination = Destination("joined", exporter, capacity=1000)
+    try:
+        for index in range(10):
+            destination.offer([f"item-{index}-{n}" for n in range(10)])
+        # 60 items were queued (the preferred size): exported at once, in one call, without the linger.
+        assert wait_for(lambda: sum(exporter.calls) >= 60, 30)
+        assert exporter.calls[0] == 60
+        # The remaining 40 wait for more (the linger is a minute): a flush sends them at once, in order.
+        assert destination.flush(Deadline(30))
+        assert sum(exporter.calls) == 100 and max(exporter.calls) <= 60
+        assert exporter.get_finished_spans() == tuple(f"item-{i}-{n}" for i in range(10) for n in range(10))
+        assert destination.stats.exported == 100
+    finally:
+        destination.shutdown(Deadline(5))
+
+
+def test_a_preferred_batch_is_at_most_half_the_queue_and_other_exporters_get_each_batch_as_offered():
+    exporter = CountingExporter()
+    small = Destination("small-queue", exporter, capacity=50)
+    assert small.batch_target == 25
+    small.shutdown(Deadline(5))
+    plain = InMemorySpanExporter()
+    destination = Destination("plain", plain, capacity=1000)
+    try:
+        assert destination.batch_target == 0
+        destination.offer(["a", "b"])
+        destination.offer(["c"])
+        assert destination.flush(Deadline(10)) and plain.get_finished_spans() == ("a", "b", "c")
+    finally:
+        destination.shutdown(Deadline(5))
+

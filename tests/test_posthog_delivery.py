@@ -40,6 +40,22 @@ def test_a_batch_arrives_gzipped_in_posthogs_format(capture):
     assert sender.stats.delivered == 3
 
 
+def test_one_connection_is_reused_request_after_request(capture):
+    sender = delivery(capture)
+    for index in range(5):
+        assert sender.send(events(2, prefix=f"b{index}"))
+    assert len(capture.received) == 5 and capture.connections == 1
+
+
+def test_a_connection_broken_by_a_timeout_is_replaced_and_then_reused(capture):
+    capture.answer(Answer(200, hang=1.0))
+    sender = delivery(capture, timeout=0.3)
+    assert sender.send(events(1, prefix="slow"))  # timed out, retried on a new connection
+    for index in range(3):
+        assert sender.send(events(1, prefix=f"b{index}"))
+    assert capture.connections == 2
+
+
 def test_uncompressed_when_gzip_is_off(capture):
     assert delivery(capture, use_gzip=False).send(events(1))
     assert "Content-Encoding" not in capture.received[0].headers

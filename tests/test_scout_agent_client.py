@@ -54,6 +54,24 @@ def test_register_and_metadata_come_first_then_requests(address):
         agent.stop()
 
 
+def test_any_tag_value_arrives_as_sent(address):
+    """Non-ASCII text (sent as UTF-8; the frame length counts bytes), integers beyond 64 bits, nesting."""
+    agent = FakeCoreAgent(address)
+    sender = client(address)
+    message = {"BatchCommand": {"commands": [{"TagRequest": {
+        "timestamp": "2026-11-25T12:00:00+00:00", "request_id": "req-x", "tag": "note",
+        "value": {"text": "é😀\u2028\x00", "big": 2**70, "list": [1.5, None, True]}}}]}}
+    try:
+        assert sender.send(message)
+        assert sender.flush(10)
+        assert agent.wait_for(lambda: agent.named("BatchCommand"))
+        assert agent.named("BatchCommand") == [message["BatchCommand"]]
+        assert sender.stats.failures == 0
+    finally:
+        sender.close()
+        agent.stop()
+
+
 def test_agent_absent_at_start_then_started(address):
     sender = client(address, backoff_cap=0.5)
     try:
@@ -70,18 +88,56 @@ def test_agent_absent_at_start_then_started(address):
         sender.close()
 
 
-def test_agent_killed_mid_stream_reconnects_and_registers_again(address):
-    # Register, metadata, one request, then the agent drops the connection (once) without replying.
+def accounted(sender: CoreAgentClient) -> bool:
+    """Every frame that went out was acknowledged, answered Failure, or counted as unacknowledged."""
+    stats = sender.stats
+    return stats.sent == stats.acknowledged + stats.failures + stats.unacknowledged
+
+
+def test_agent_killed_mid_stream_reconnects_registers_again_and_counts_what_it_lost(address):
+    # Register, metadata, one request, then the agent drops the connection (once) without replying. Frames
+    # written after that one (pipelined, no reply awaited) are lost with the connection: counted, never re-sent.
     agent = FakeCoreAgent(address, close_after=3)
     sender = client(address, backoff_cap=0.3)
     try:
         for index in range(4):
             sender.send(batch(index))
+        assert agent.wait_for(lambda: sender.stats.unacknowledged >= 1)
+        sender.send(batch(4))
         assert sender.flush(10)
-        assert agent.connections >= 2
+        assert agent.connections == 2
         assert len(agent.named("Register")) == agent.connections
-        assert request_ids(agent) == ["req-0", "req-1", "req-2", "req-3"]  # nothing lost, nothing twice
-        assert sender.stats.unacknowledged == 1
+        arrived = request_ids(agent)
+        assert arrived[0] == "req-0" and arrived[-1] == "req-4"  # the first connection's and the next one's
+        assert arrived == sorted(set(arrived))  # in order, nothing twice
+        assert 5 - len(arrived) <= sender.stats.unacknowledged - 1  # req-0 arrived but was never answered
+        assert accounted(sender)
+    finally:
+        sender.close()
+        agent.stop()
+
+
+def test_pipelined_requests_arrive_once_in_order_and_a_peer_closing_mid_stream_is_survived(address):
+    """Many requests through a real socket: none dropped by the queue (it counts requests, and the client
+    writes without a round trip per request), each arrives once and in order; the agent closing after 200
+    frames loses at most what was sent without a reply on that connection, and that loss is counted."""
+    total = 3000
+    agent = FakeCoreAgent(address, close_after=200)
+    sender = client(address, backoff_cap=0.3, queue_size=total)
+    try:
+        for index in range(total // 2):
+            assert sender.send(batch(index))
+        assert agent.wait_for(lambda: sender.stats.unacknowledged >= 1 and not sender._requests)
+        for index in range(total // 2, total):
+            assert sender.send(batch(index))
+        assert sender.flush(60)
+        arrived = [int(request_id.split("-")[1]) for request_id in request_ids(agent)]
+        assert arrived == sorted(set(arrived))
+        assert arrived[-(total // 2):] == list(range(total // 2, total))  # after the reconnect: every one
+        assert total - len(arrived) <= sender.stats.unacknowledged
+        assert sender.stats.dropped_queue_full == 0
+        assert agent.connections == 2 and len(agent.named("Register")) == 2
+        assert accounted(sender)
     finally:
         sender.close()
         agent.stop()

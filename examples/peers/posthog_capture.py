@@ -39,6 +39,7 @@ class PostHogCapture:
         self.received: list[Received] = []
         self.script: deque[Answer] = deque()
         self.default = Answer()
+        self.connections = 0  # TCP connections accepted: a client that reuses its connection opens one
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         capture = self
@@ -48,6 +49,11 @@ class PostHogCapture:
 
             def log_message(self, *args: Any) -> None:
                 return None
+
+            def setup(self) -> None:
+                super().setup()
+                with capture._lock:
+                    capture.connections += 1
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

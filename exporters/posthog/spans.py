@@ -23,6 +23,11 @@ from tl_otel.span_attributes import plain
 
 class PostHogSpanExporter(SpanExporter):
     tl_otel_accepts_unsampled = True
+    # One HTTP request costs as much CPU as ~100 events in it (measured: 37 µs per event at 50 events per
+    # request, 15 at 150, 8-11 at 500): the destination joins its queued batches up to this many spans
+    # (at most half its queue), waiting up to a second for them. Flushes and shutdown do not wait.
+    preferred_batch_items = 2048
+    batch_linger = 1.0
 
     def __init__(self, api_key: str, host: str, mapper: SpanMapper, delivery: Delivery) -> None:
         if not api_key:

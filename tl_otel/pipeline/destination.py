@@ -24,6 +24,12 @@ from tl_otel.self_log import logger
 BREAKER_FAILURES = 3
 BREAKER_COOLDOWN = 5.0
 BREAKER_MAX_COOLDOWN = 60.0
+# An exporter whose every call costs much (PostHog: one HTTP request) may declare, as class attributes,
+# ``preferred_batch_items`` and ``batch_linger`` (seconds): its destination then joins queued batches up to
+# that many items (never more than half its queue, which keeps filling meanwhile), waiting up to the linger
+# for them to add up. Flushing and shutdown never wait for it.
+PREFERRED_BATCH_ITEMS = "preferred_batch_items"
+BATCH_LINGER = "batch_linger"
 
 
 class BatchExporter(Protocol):
@@ -66,6 +72,8 @@ class Destination:
         self.capacity = capacity
         self.accepts = accepts
         self.stats = DestinationStats()
+        self.batch_target = min(int(getattr(exporter, PREFERRED_BATCH_ITEMS, 0) or 0), capacity // 2)
+        self.linger = float(getattr(exporter, BATCH_LINGER, 0.0) or 0.0)
         self._init_state()
         weak = weakref.WeakMethod(self._after_fork_in_child)
         os.register_at_fork(after_in_child=lambda: (method := weak()) and method())
@@ -77,6 +85,7 @@ class Destination:
         self._cond = threading.Condition(threading.Lock())
         self._stopping = False
         self._draining = False  # shutdown: the breaker's cool-down no longer holds batches back
+        self._flushes = 0  # flushes waiting: the worker does not linger for a larger batch meanwhile
         self._consecutive_failures = 0
         self._open_until = 0.0
         self._cooldown = 0.0
@@ -128,7 +137,7 @@ class Destination:
                     # cool-down ends, so a backend that keeps failing is not hammered.
                     while not self._draining and time.monotonic() < self._open_until:
                         self._cond.wait(self._open_until - time.monotonic())
-                    batch = self._batches.popleft()
+                    batch = self._next_batch()
                     self._in_flight = len(batch)
                 try:
                     self._export(batch)
@@ -139,6 +148,23 @@ class Destination:
                         self._cond.notify_all()
         finally:
             detach(token)
+
+    def _next_batch(self) -> Sequence[Any]:
+        """Under the lock: the next batch, or for an exporter that prefers fewer, larger calls, the queued
+        batches joined up to its preferred size, after lingering for them to add up."""
+        target = self.batch_target
+        if not target or len(self._batches[0]) >= target:
+            return self._batches.popleft()
+        give_up_at = time.monotonic() + self.linger
+        while self._queued_items < target and not (self._stopping or self._draining or self._flushes):
+            remaining = give_up_at - time.monotonic()
+            if remaining <= 0:
+                break
+            self._cond.wait(remaining)
+        batch = list(self._batches.popleft())
+        while self._batches and len(batch) + len(self._batches[0]) <= target:
+            batch.extend(self._batches.popleft())
+        return batch
 
     def _attempt(self, batch: Sequence[Any]) -> Any:
         try:
@@ -194,11 +220,16 @@ class Destination:
         with self._cond:
             if not self._draining and time.monotonic() < self._open_until and self._queued_items:
                 return False
-            while self._queued_items > 0:
-                remaining = deadline.remaining()
-                if remaining <= 0 or not self._worker.is_alive():
-                    return False
-                self._cond.wait(remaining)
+            self._flushes += 1
+            self._cond.notify_all()  # a worker lingering for a larger batch exports what it has
+            try:
+                while self._queued_items > 0:
+                    remaining = deadline.remaining()
+                    if remaining <= 0 or not self._worker.is_alive():
+                        return False
+                    self._cond.wait(remaining)
+            finally:
+                self._flushes -= 1
         flush = getattr(self.exporter, "force_flush", None)
         if flush is not None:
             return deadline.run_bounded(f"{self.name}-force-flush",

@@ -158,7 +158,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Connect timeout, and how long a reply from the core agent is awaited (Scout's agent: 3 s).",
             ("TL_OTEL_SCOUT_TIMEOUT",), group="scout"),
     Setting("scout_queue_size", IntRange(1, 1_000_000), 500,
-            "Requests waiting for the core agent (Scout's agent: 500); overflow is dropped and counted.",
+            "Requests (BatchCommand frames) waiting for the core agent (Scout's agent: 500 frames); CPU/memory "
+            "events do not take slots; overflow is dropped and counted.",
             ("TL_OTEL_SCOUT_QUEUE_SIZE",), group="scout"),
     Setting("scout_assembly_window", Seconds(0.1, 3600.0), 30.0,
             "How long a span waits for its request's root span before it is dropped and counted.",
