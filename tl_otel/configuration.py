@@ -196,8 +196,10 @@ def _instrument_libraries() -> None:
         from opentelemetry.instrumentation.auto_instrumentation._load import _load_instrumentors
 
         from tl_otel.distro import TlOtelDistro
+        from tl_otel.instrumentation_versions import launcher_checks
 
-        _load_instrumentors(TlOtelDistro())
+        with launcher_checks():
+            _load_instrumentors(TlOtelDistro())
     except Exception as exc:
         logger.warning("instrumenting installed libraries failed (%s: %s); telemetry is configured, "
                        "but library calls may not be traced", type(exc).__name__, exc)

@@ -1,7 +1,9 @@
 """The ``tl_otel`` distro: what ``opentelemetry-instrument`` loads first.
 
 It pins tl-otel's configurator (unless OTEL_PYTHON_CONFIGURATOR names another), and passes tl-otel's
-per-instrumentor options when the launcher instruments libraries. With another distro installed beside
+per-instrumentor options when the launcher instruments libraries. An instrumentation tl-otel applies beyond
+its declared library range, or without a part that cannot load here, is decided in
+``tl_otel.instrumentation_versions``. With another distro installed beside
 it (``opentelemetry-distro``), select this one with ``OTEL_PYTHON_DISTRO=tl_otel``."""
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ class TlOtelDistro(BaseDistro):
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
         from tl_otel import startup
+        from tl_otel.instrumentation_versions import instrument_without_missing_parts
 
         try:
-            super().load_instrumentor(entry_point, **kwargs)
+            instrument_without_missing_parts(
+                entry_point.name, lambda: super(TlOtelDistro, self).load_instrumentor(entry_point, **kwargs))
         except ModuleNotFoundError:
             raise  # the instrumented library is not installed: the launcher skips it quietly
         except Exception as exc:

@@ -1,7 +1,8 @@
 """The start-up line: one INFO JSON line on stderr when tl-otel has configured itself - version, service,
-destinations on and off, alert channels, instrumentations applied and failed - written straight to the
-process's original stderr, so it shows even when the launcher runs before the application configures
-logging. Problems found while configuring are the WARNING lines tl-otel's logger writes just before it."""
+destinations on and off, alert channels, instrumentations applied, failed, adapted (applied beyond their
+declared range or without a part that cannot load) and unsupported (at the app's library version) - written
+straight to the process's original stderr, so it shows even when the launcher runs before the application
+configures logging. Problems found while configuring are the WARNING lines tl-otel's logger writes just before it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def record_failed(name: str, exc: BaseException) -> None:
 
 
 def line(runtime: Any) -> dict[str, Any]:
+    from tl_otel import instrumentation_versions
     from tl_otel.resource import distro_version
 
     settings = runtime.settings
@@ -46,6 +48,8 @@ def line(runtime: Any) -> dict[str, Any]:
         "alerts": {"on": runtime.alert_engine is not None, "channels": channels},
         "instrumentations": sorted(set(applied)),
         "instrumentations_failed": dict(failed),
+        "instrumentations_adapted": dict(instrumentation_versions.adapted),
+        "instrumentations_unsupported": dict(instrumentation_versions.unsupported),
     }
 
 
@@ -76,8 +80,11 @@ def announce_after_launcher_instruments(runtime: Any) -> None:
         return
 
     def load_then_announce(distro: Any) -> Any:
+        from tl_otel.instrumentation_versions import launcher_checks
+
         try:
-            return original(distro)
+            with launcher_checks():
+                return original(distro)
         finally:
             auto_instrumentation._load_instrumentors = original
             announce(runtime)

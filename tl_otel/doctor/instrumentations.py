@@ -8,11 +8,13 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from tl_otel.instrumentation_versions import installed_text, missing_parts, override_for, requirement_text
+
 
 @dataclass
 class InstrumentationStatus:
     name: str
-    status: str  # "apply", "skip" or "fail"
+    status: str  # "apply", "skip", "unsupported" (the installed library's version) or "fail"
     reason: str
 
 
@@ -33,17 +35,25 @@ def statuses(env: dict[str, str] | None = None) -> list[InstrumentationStatus]:
         except Exception as exc:
             found.append(InstrumentationStatus(name, "fail", f"dependency check failed: {type(exc).__name__}"))
             continue
+        adapted = None
         if conflict is not None:
+            required = requirement_text(conflict)
             if conflict.found is None and not getattr(conflict, "found_any", None):
-                required = conflict.required or ", ".join(getattr(conflict, "required_any", None) or ())
                 found.append(InstrumentationStatus(name, "skip", f"package missing: {required}"))
-            else:
-                found.append(InstrumentationStatus(name, "skip", f"version conflict: {conflict}"))
-            continue
+                continue
+            override = override_for(name)
+            if override is None:
+                found.append(InstrumentationStatus(
+                    name, "unsupported", f"installed {installed_text(conflict)} is outside what it supports "
+                    f"({required}): not traced"))
+                continue
+            adapted = (f"applied by tl-otel to {override[0].library} {override[1]} beyond its declared "
+                       f"{required} (verified by tl-otel)")
         try:
             entry_point.load()
         except Exception as exc:
             found.append(InstrumentationStatus(name, "fail", f"import failed: {type(exc).__name__}: {exc}"))
             continue
-        found.append(InstrumentationStatus(name, "apply", "installed and compatible"))
+        parts = [adapted or "installed and compatible", *missing_parts(name)]
+        found.append(InstrumentationStatus(name, "apply", "; ".join(parts)))
     return found

@@ -280,7 +280,7 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_ALERT_STORE",), group="alerts"),
     Setting("alert_redis_url", parse_str, None,
             "Share alert windows and state through Redis across hosts and pods (overrides TL_OTEL_ALERT_STORE); "
-            "needs the redis package (in the celery extra).",
+            "needs the redis package (`tl-otel[redis]`, or the application's own).",
             ("TL_OTEL_ALERT_REDIS_URL",), secret=True, group="alerts"),
     Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),
