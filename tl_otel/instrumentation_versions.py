@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -142,10 +143,15 @@ def _missing_modules(name: str) -> dict[str, str]:
     override = OVERRIDES.get(name)
     missing = {}
     for module, what in override.optional_modules if override else ():
+        loaded = set(sys.modules)
         try:
             importlib.import_module(module)
         except ImportError:
             missing[module] = what
+            # A failed package import can leave its submodules behind, and a second import of the package
+            # would then "succeed" half-built (SQLAlchemy's asyncio does): leave sys.modules as it was.
+            for name_loaded in set(sys.modules) - loaded:
+                sys.modules.pop(name_loaded, None)
     return missing
 
 
@@ -175,6 +181,6 @@ def instrument_without_missing_parts(name: str, instrument: Callable[[], Any]) -
         result = instrument()
     finally:
         instrumentation._w = wrap
-    note = "; ".join(missing_parts(name))
+    note = "; ".join(f"not traced: {what}" for what in missing.values())
     adapted[name] = f"{adapted[name]}; {note}" if name in adapted else note
     return result
