@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
-from tl_otel import process_hooks, span_guards, startup
+from tl_otel import process_hooks, request_kinds, span_guards, startup
 from tl_otel.exporter_selection import load_exporters, selected_exporters
 from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
@@ -28,6 +28,7 @@ from tl_otel.pipeline.fanout import Fanout
 from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
 from tl_otel.redaction import Redactor
 from tl_otel.redaction import redactor as redaction
+from tl_otel.request_kinds import RequestKinds
 from tl_otel.resource import build_resource, refresh_process_pid
 from tl_otel.runtime import Runtime
 from tl_otel.sampling import LocalRootRecordingSampler
@@ -216,6 +217,7 @@ def _build(settings: Settings) -> Runtime:
     # Installed first: from here on tl-otel's own log lines and every item are redacted.
     redactor = redaction.from_settings(settings, _configured_secrets(settings))
     redaction.install(redactor)
+    request_kinds.install(RequestKinds(settings.long_lived_routes))
     span_guards.install()
     resource = build_resource(settings, redactor)
     os.register_at_fork(after_in_child=lambda: refresh_process_pid(resource))

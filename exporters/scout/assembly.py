@@ -7,7 +7,8 @@ the root then takes every buffered descendant. Limits (counted, never silent):
 - a descendant that ends after its root has been sent is ``late``;
 - a span whose root never arrives within ``window`` seconds, or that is pushed out when the buffer holds
   ``max_spans``, is ``evicted``;
-- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``.
+- spans under a local root that is not a request (a script's INTERNAL or CLIENT root, a WebSocket session)
+  are ``not_request``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.trace import SpanKind
+from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
 
 MAX_SPANS_PER_REQUEST = 1500  # Scout's own agent caps a request at this many spans
 
@@ -42,10 +43,9 @@ def is_local_root(span: Any) -> bool:
 
 
 def is_request_root(span: Any) -> bool:
-    if span.kind is SpanKind.SERVER:
-        return True
-    attributes = span.attributes or {}
-    return span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+    """An API request or a task run (``tl_otel.request_kinds``); a WebSocket session or a long-lived route is
+    not one, as scout_apm's own integrations send no request for them."""
+    return kind_of(span) in (API_REQUEST, TASK_RUN)
 
 
 class RequestAssembler:
