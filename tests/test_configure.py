@@ -38,7 +38,8 @@ def test_second_configure_warns_and_adds_no_processor_or_handler(python):
         handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "OTelLogHandler"]
         assert len(handlers) == 1, handlers
         after = list(trace.get_tracer_provider()._active_span_processor._span_processors)
-        assert after == processors and len(after) == 2, after  # the pipeline and the alerting processor
+        # the local-root linker (exception context), the pipeline and the alerting processor
+        assert after == processors and len(after) == 3, after
         logging.getLogger("app").info("once")
     """)
     assert ran.returncode == 0, ran.stderr

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
 from tl_otel import process_hooks, request_kinds, span_guards, startup
+from tl_otel.exception_context import LocalRootLinker
 from tl_otel.exporter_selection import load_exporters, selected_exporters
 from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
@@ -88,6 +89,7 @@ def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, A
     fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
                     settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay,
                     prepare=redactor.redact_span)
+    provider.add_span_processor(LocalRootLinker())  # first: an exception recorded in on_start's span knows its root
     provider.add_span_processor(FanoutSpanProcessor(fanout, settings.shutdown_timeout))
     trace.set_tracer_provider(provider)
     return provider, fanout

@@ -188,9 +188,13 @@ class SpanMapper:
             "$exception_level": "error",
             "span_name": getattr(span, "name", None),
         }
-        route = attributes.get("http.route")
+        # An outgoing call's span has neither: the recording carries its local root's (exception_context).
+        route = attributes.get("http.route") or event_attributes.get("http.route")
         if route:
             properties["route"] = route
+        task = attributes.get("celery.task_name") or event_attributes.get("celery.task_name")
+        if task:
+            properties["task_name"] = task
         return self._event("$exception", span, attributes, properties, timestamp, uuid_extra=repr(key))
 
     # -- user rules --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ queue.conf.update(
     task_default_queue="shop",
     broker_connection_retry_on_startup=True,
     broker_transport_options={"data_folder_in": str(BROKER), "data_folder_out": str(BROKER),
-                              "store_processed": False},
+                              "control_folder": str(BROKER / "control"), "store_processed": False},
 )
 
 
