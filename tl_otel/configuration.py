@@ -266,6 +266,10 @@ def configure_from_launcher() -> None:
     """Entry for the configurator. The launcher swallows ordinary exceptions, so a strict-mode error
     ends the process here with the message and exit status 2."""
     global _launched
+    from tl_otel.process_roles import launched_helper
+
+    if launched_helper() is not None:
+        return  # a helper process (multiprocessing's, a reloader parent): left untouched
     _launched = True
     try:
         runtime = configure(instrument=False)

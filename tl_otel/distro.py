@@ -1,7 +1,8 @@
 """The ``tl_otel`` distro: what ``opentelemetry-instrument`` loads first.
 
 It pins tl-otel's configurator (unless OTEL_PYTHON_CONFIGURATOR names another), and passes tl-otel's
-per-instrumentor options when the launcher instruments libraries. An instrumentation tl-otel applies beyond
+per-instrumentor options when the launcher instruments libraries. In helper processes (multiprocessing's,
+a reloader parent; ``tl_otel.process_roles``) it leaves everything untouched. An instrumentation tl-otel applies beyond
 its declared library range, or without a part that cannot load here, is decided in
 ``tl_otel.instrumentation_versions``. With another distro installed beside
 it (``opentelemetry-distro``), select this one with ``OTEL_PYTHON_DISTRO=tl_otel``."""
@@ -23,6 +24,10 @@ class TlOtelDistro(BaseDistro):
         os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", CONFIGURATOR_NAME)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        from tl_otel.process_roles import launched_helper
+
+        if launched_helper() is not None:
+            return  # a helper process (multiprocessing's, a reloader parent): left untouched
         from tl_otel.configuration import current_runtime
 
         runtime = current_runtime()
