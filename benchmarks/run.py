@@ -14,11 +14,12 @@ from benchmarks import (
     request_path,
     scout_translation,
     span_cost,
+    startup,
 )
 
 
 def main() -> None:
-    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "alerts", "redaction"}
+    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "alerts", "redaction", "startup"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
@@ -35,6 +36,8 @@ def main() -> None:
         hung_backends_rss.run()
     if "requests" in which:
         request_path.run()
+    if "startup" in which:
+        startup.run()
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ def test_requests_tasks_and_sql_are_traced_at_the_applications_versions(pinned_a
 
 
 def test_without_greenlet_the_applications_asyncio_import_still_fails_cleanly(pinned_app, tmp_path):
-    """tl-otel's probe of sqlalchemy.ext.asyncio leaves no half-imported module behind for the app to find."""
+    """tl-otel never imports sqlalchemy.ext.asyncio itself (it patches it when the app does): the app sees its
+    own ImportError."""
     bin_dir = pinned_app[0] / "venv" / "bin"
     attempt = ("try:\n    import sqlalchemy.ext.asyncio\n    print('imported')\n"
                "except ImportError:\n    print('ImportError')\n")

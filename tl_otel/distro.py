@@ -34,10 +34,10 @@ class TlOtelDistro(BaseDistro):
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
         from tl_otel import startup
-        from tl_otel.instrumentation_versions import instrument_without_missing_parts
+        from tl_otel.instrumentation_versions import instrument_with_deferred_parts
 
         try:
-            instrument_without_missing_parts(
+            instrument_with_deferred_parts(
                 entry_point.name, lambda: super(TlOtelDistro, self).load_instrumentor(entry_point, **kwargs))
         except ModuleNotFoundError:
             raise  # the instrumented library is not installed: the launcher skips it quietly

@@ -9,8 +9,9 @@ decides, at that one check, what happens instead:
 - any other version conflict (the library is installed, at a version the instrumentation does not support)
   is named on the start-up line (``instrumentations_unsupported``) with one WARNING, instead of the
   launcher's quiet skip;
-- a part of an instrumentation that cannot load in this environment (SQLAlchemy's asyncio extension without
-  ``greenlet``) is left out, and the rest applied.
+- a part of an instrumentation is patched when the application imports its module, not imported for the
+  patch (SQLAlchemy's asyncio extension: it brings the ORM, and cannot be imported without ``greenlet``,
+  which is then named as not traced).
 
 ``tl-otel doctor`` reports the same decisions (:func:`override_for`)."""
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +33,8 @@ class VersionOverride:
     instrumentation: str  # the entry point name
     library: str  # the distribution whose version the instrumentation checks
     verified: str  # versions tl-otel's tests run the instrumentation against (a PEP 440 specifier)
-    # module the instrumentation patches -> what is not traced when that module cannot be imported
-    optional_modules: tuple[tuple[str, str], ...] = ()
+    # (module the instrumentation patches, what is not traced without it, the package it needs to import)
+    optional_modules: tuple[tuple[str, str, str], ...] = ()
 
 
 OVERRIDES: dict[str, VersionOverride] = {
@@ -41,7 +43,7 @@ OVERRIDES: dict[str, VersionOverride] = {
     # without which its asyncio extension cannot be imported (and an app cannot have async engines).
     "sqlalchemy": VersionOverride(
         "sqlalchemy", "sqlalchemy", ">=2.1,<2.2",
-        optional_modules=(("sqlalchemy.ext.asyncio", "async engines (greenlet is not installed)"),),
+        optional_modules=(("sqlalchemy.ext.asyncio", "async engines (greenlet is not installed)", "greenlet"),),
     ),
 }
 
@@ -139,48 +141,46 @@ def launcher_checks() -> Iterator[None]:
         _load.get_dist_dependency_conflicts = original
 
 
-def _missing_modules(name: str) -> dict[str, str]:
+def _missing_parts(name: str) -> dict[str, str]:
     override = OVERRIDES.get(name)
-    missing = {}
-    for module, what in override.optional_modules if override else ():
-        loaded = set(sys.modules)
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            missing[module] = what
-            # A failed package import can leave its submodules behind, and a second import of the package
-            # would then "succeed" half-built (SQLAlchemy's asyncio does): leave sys.modules as it was.
-            for name_loaded in set(sys.modules) - loaded:
-                sys.modules.pop(name_loaded, None)
-    return missing
+    return {module: what for module, what, needs in (override.optional_modules if override else ())
+            if importlib.util.find_spec(needs) is None}
 
 
 def missing_parts(name: str) -> list[str]:
     """What instrumentation ``name`` will not trace here because a module it patches cannot be imported."""
-    return [f"not traced: {what}" for what in _missing_modules(name).values()]
+    return [f"not traced: {what}" for what in _missing_parts(name).values()]
 
 
-def instrument_without_missing_parts(name: str, instrument: Callable[[], Any]) -> Any:
-    """Run ``instrument`` so that patching a module of ``OVERRIDES[name].optional_modules`` that cannot be
-    imported is skipped (and said on the start-up line) instead of failing the whole instrumentation."""
-    missing = _missing_modules(name)
-    if not missing:
+def instrument_with_deferred_parts(name: str, instrument: Callable[[], Any]) -> Any:
+    """Run ``instrument`` so that a module of ``OVERRIDES[name].optional_modules`` is patched when the
+    application imports it (at once if it already has), not imported for the patch: SQLAlchemy's asyncio
+    extension costs a few hundred milliseconds of start-up (it brings the ORM) to apps without async
+    engines, and cannot be imported at all without greenlet."""
+    override = OVERRIDES.get(name)
+    if override is None or not override.optional_modules:
         return instrument()
     instrumentation = importlib.import_module(f"opentelemetry.instrumentation.{name}")
     wrap = getattr(instrumentation, "_w", None)
     if wrap is None:
         return instrument()
+    deferred = {module for module, _, _ in override.optional_modules}
 
-    def wrap_available(module: Any, target: str, wrapper: Any) -> Any:
-        if isinstance(module, str) and module in missing:
+    def wrap_when_imported(module: Any, target: str, wrapper: Any) -> Any:
+        if isinstance(module, str) and module in deferred and module not in sys.modules:
+            from wrapt import register_post_import_hook
+
+            register_post_import_hook(lambda imported: wrap(imported, target, wrapper), module)
             return None
         return wrap(module, target, wrapper)
 
-    instrumentation._w = wrap_available
+    instrumentation._w = wrap_when_imported
     try:
         result = instrument()
     finally:
         instrumentation._w = wrap
-    note = "; ".join(f"not traced: {what}" for what in missing.values())
-    adapted[name] = f"{adapted[name]}; {note}" if name in adapted else note
+    missing = missing_parts(name)
+    if missing:
+        note = "; ".join(missing)
+        adapted[name] = f"{adapted[name]}; {note}" if name in adapted else note
     return result
