@@ -39,8 +39,8 @@ class VersionOverride:
 
 OVERRIDES: dict[str, VersionOverride] = {
     # opentelemetry-instrumentation-sqlalchemy 0.66 declares sqlalchemy<2.1; its event-based tracing works
-    # unchanged on 2.1 (tests/test_sqlalchemy_versions.py). SQLAlchemy 2.1 no longer installs greenlet,
-    # without which its asyncio extension cannot be imported (and an app cannot have async engines).
+    # unchanged on 2.1 (tests/test_instrumentation_versions.py, test_pinned_versions.py). SQLAlchemy 2.1 no
+    # longer installs greenlet, without which its asyncio extension cannot be imported (nor async engines made).
     "sqlalchemy": VersionOverride(
         "sqlalchemy", "sqlalchemy", ">=2.1,<2.2",
         optional_modules=(("sqlalchemy.ext.asyncio", "async engines (greenlet is not installed)", "greenlet"),),
