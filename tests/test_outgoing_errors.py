@@ -70,3 +70,41 @@ def test_failing_outgoing_calls_carry_the_applications_frames_and_their_route_or
                            + 1:]
         assert after_app and not any(frame["in_app"] for frame in after_app), after_app  # the library's own
         assert any(f"/{library}/" in frame["abs_path"] for frame in after_app), after_app
+
+
+def test_an_exception_logged_inside_a_request_carries_its_route_and_no_tl_otel_frame():
+    """The log side of an occurrence (an ERROR record with exc_info, e.g. Celery's or a server's failure log)
+    may reach PostHog before the span side: it carries the same route and leaves out tl-otel's wrappers. Here
+    only the log records it (the span it passes through does not record exceptions), so the log side is what
+    is checked."""
+    from tests.conftest import run_python
+
+    capture = PostHogCapture()
+    try:
+        ran = run_python("""
+            import logging, httpx
+            from opentelemetry import trace
+            tracer = trace.get_tracer("app")
+
+            def call_dead():
+                with tracer.start_as_current_span("quote", record_exception=False, set_status_on_exception=False):
+                    httpx.get("DEAD/ping", timeout=5)
+
+            with tracer.start_as_current_span("GET /orders/{id}", kind=trace.SpanKind.SERVER,
+                                              attributes={"http.route": "/orders/{id}"}):
+                try:
+                    call_dead()
+                except httpx.HTTPError:
+                    logging.getLogger("app").exception("pricing is down")
+        """.replace("DEAD", dead_url()), launcher=True, OTEL_SERVICE_NAME="logged", POSTHOG_API_KEY="phc_logged_key",
+            POSTHOG_HOST=capture.url, OTEL_METRICS_EXPORTER="none", OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="httpx")
+        assert ran.returncode == 0, ran.stderr
+        assert capture.wait_for(lambda: capture.named("$exception"), timeout=30)
+    finally:
+        capture.stop()
+    [event] = capture.named("$exception")
+    assert event["properties"]["logger"] == "app"  # from the log record
+    assert event["properties"]["route"] == "/orders/{id}"
+    frames = frames_of(event)
+    assert not [frame for frame in frames if "/tl_otel/" in frame["abs_path"]], frames
+    assert [frame["function"] for frame in frames if frame["abs_path"] == "<string>"] == ["<module>", "call_dead"]

@@ -59,8 +59,21 @@ class LocalRootLinker(SpanProcessor):
 def local_root_attributes(span: Any) -> dict[str, Any]:
     """``http.route`` / ``celery.task_name`` of the local root of ``span`` (when it is not the root itself)."""
     root = getattr(span, _ROOT, None)
-    if root is None:
+    return {} if root is None else _route_or_task(root)
+
+
+def request_attributes(span: Any) -> dict[str, Any]:
+    """``http.route`` / ``celery.task_name`` of the request or task ``span`` belongs to (itself, or its local
+    root): for an exception logged inside it."""
+    try:
+        if not span.is_recording():
+            return {}
+        return _route_or_task(getattr(span, _ROOT, span))
+    except Exception:
         return {}
+
+
+def _route_or_task(root: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     attributes = getattr(root, "attributes", None) or {}
     route = attributes.get("http.route")
@@ -74,7 +87,8 @@ def local_root_attributes(span: Any) -> dict[str, Any]:
     return found
 
 
-def _is_own(filename: str) -> bool:
+def is_own_frame(filename: str) -> bool:
+    """A frame of tl-otel's own code (never shown in an exception's stack)."""
     return filename.startswith(_OWN)
 
 
@@ -107,6 +121,7 @@ def application_stacktrace(exception: BaseException, start: Any = None) -> str |
         if id(item) in seen:
             continue
         seen.add(id(item))
-        item.stack = traceback.StackSummary.from_list([frame for frame in item.stack if not _is_own(frame.filename)])
+        kept = [frame for frame in item.stack if not is_own_frame(frame.filename)]
+        item.stack = traceback.StackSummary.from_list(kept)
         chained.extend(link for link in (item.__cause__, item.__context__) if link is not None)
     return "".join(described.format())
