@@ -15,13 +15,14 @@ from benchmarks import (
     scout_capture,
     scout_translation,
     span_cost,
+    startup,
     wire_costs,
 )
 
 
 def main() -> None:
     which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "scout-capture", "alerts",
-                                  "redaction", "wire"}
+                                  "redaction", "wire", "startup"}
     if "spans" in which:
         span_cost.run()
     if "logs" in which:
@@ -42,6 +43,8 @@ def main() -> None:
         hung_backends_rss.run()
     if "requests" in which:
         request_path.run()
+    if "startup" in which:
+        startup.run()
 
 
 if __name__ == "__main__":

@@ -70,3 +70,19 @@ def recorder():
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(memory))
     return provider.get_tracer("test"), memory
+
+
+@dataclass
+class BuiltWheel:
+    path: Path
+    log: str  # what the build printed
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory) -> BuiltWheel:
+    """tl-otel built as a wheel once per session, for the tests that install it into virtualenvs of their own."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+                           check=True, capture_output=True, text=True, timeout=300)
+    [wheel] = out.glob("tl_otel-*.whl")
+    return BuiltWheel(wheel, built.stdout + built.stderr)

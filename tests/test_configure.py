@@ -41,7 +41,8 @@ def test_second_configure_warns_and_adds_no_processor_or_handler(python):
         assert logging_attachment.current_handler() is first.log_handler
         assert logging.getLogger().handlers == [], logging.getLogger().handlers
         after = list(trace.get_tracer_provider()._active_span_processor._span_processors)
-        assert after == processors and len(after) == 2, after  # the pipeline and the alerting processor
+        # the local-root linker (exception context), the pipeline and the alerting processor
+        assert after == processors and len(after) == 3, after
         logging.getLogger("app").info("once")
     """)
     assert ran.returncode == 0, ran.stderr

@@ -180,7 +180,7 @@ def test_doctor_applies_exactly_the_instrumentations_the_start_up_line_reports()
     report = report_for()
     statuses = {item["name"]: item for item in report["instrumentations"]}
     assert statuses["httpx2"]["status"] == "skip"  # its distribution (httpx's) is installed, httpx2 is not
-    assert statuses["httpx2"]["reason"] == "package missing: httpx2 >= 2.0.0"
+    assert statuses["httpx2"]["reason"] == "package missing: httpx2>=2.0.0"
     applied = {name for name, item in statuses.items() if item["status"] == "apply"}
     assert applied == set(startup_line(OTEL_SERVICE_NAME="doctor-test")["instrumentations"])
 

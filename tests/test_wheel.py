@@ -3,8 +3,8 @@ every entry point work outside the source tree, also with opentelemetry-distro i
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -24,11 +24,11 @@ print("module", tl_otel.exporters.jsonl.spans.__file__)
 
 
 @pytest.fixture(scope="module")
-def wheel_venv(tmp_path_factory):
+def wheel_venv(tmp_path_factory, built_wheel):
     root = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(root / "dist"), str(REPO)],
-                   check=True, capture_output=True, timeout=300)
-    [wheel] = (root / "dist").glob("tl_otel-*.whl")
+    (root / "dist").mkdir()
+    wheel = shutil.copy(built_wheel.path, root / "dist")
+    (root / "build.log").write_text(built_wheel.log)
     venv.create(root / "venv", with_pip=True)
     python = root / "venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel), "opentelemetry-distro>=0.66b1,<0.67"],
@@ -53,6 +53,33 @@ def test_wheel_runs_under_the_launcher_beside_opentelemetry_distro(wheel_venv):
     assert "Failed to auto initialize" not in ran.stderr
 
 
+FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "celery", "kombu", "redis", "requests")
+
+
+def test_wheel_metadata_extras_bring_no_framework_and_license_is_spdx(wheel_venv):
+    import zipfile
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement
+
+    [wheel] = (wheel_venv / "dist").glob("tl_otel-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [item for item in archive.namelist() if item.endswith(".dist-info/METADATA")]
+        metadata = Parser().parsestr(archive.read(name).decode())
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert "project.license" not in (wheel_venv / "build.log").read_text()  # no TOML-table deprecation
+    requirements = [Requirement(text) for text in metadata.get_all("Requires-Dist")]
+    for extra in ("fastapi", "celery"):
+        names = {req.name.lower() for req in requirements if req.marker and req.marker.evaluate({"extra": extra})}
+        assert names and not names & set(FRAMEWORKS), (extra, names)
+        assert all(name.startswith("opentelemetry-instrumentation-") for name in names), names
+    for req in requirements:
+        # No cap below the next major on anything that is not an OpenTelemetry package of the same train.
+        if not req.name.startswith("opentelemetry-") and not (req.marker and req.marker.evaluate({"extra": "dev"})):
+            assert all(spec.operator in (">=", "<") for spec in req.specifier), req
+            assert not any(spec.operator == "<" and spec.version.count(".") > 0 for spec in req.specifier), req
+
+
 def test_wheel_entry_points_resolve(wheel_venv):
     python = wheel_venv / "venv" / "bin" / "python"
     code = (
@@ -74,15 +101,15 @@ def test_wheel_entry_points_resolve(wheel_venv):
 
 
 def test_a_user_project_tests_its_telemetry_with_the_installed_plugin(wheel_venv, tmp_path):
-    import shutil
-
     [wheel] = (wheel_venv / "dist").glob("tl_otel-*.whl")
-    # As a user installs it, in a project of its own: the package with its FastAPI extra, and pytest.
+    # As a user installs it, in a project of its own: its framework and test tools, and tl-otel with the
+    # FastAPI extra (which brings the instrumentations, not FastAPI).
     venv.create(tmp_path / "venv", with_pip=True)
     python = tmp_path / "venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True,
                    capture_output=True, timeout=300)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{wheel}[fastapi]", "pytest"],
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{wheel}[fastapi]", "fastapi", "httpx",
+                    "pytest"],
                    check=True, capture_output=True, timeout=600)
     project = tmp_path / "shop"
     shutil.copytree(REPO / "tests" / "sample_project", project)

@@ -18,7 +18,8 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
-from tl_otel import process_hooks, self_log, span_guards, startup
+from tl_otel import process_hooks, request_kinds, self_log, span_guards, startup
+from tl_otel.exception_context import LocalRootLinker
 from tl_otel.exporter_selection import load_exporters, log_companions, selected_exporters
 from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
@@ -28,6 +29,7 @@ from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProc
 from tl_otel.redaction import Redactor
 from tl_otel.redaction import metrics as metrics_redaction
 from tl_otel.redaction import redactor as redaction
+from tl_otel.request_kinds import RequestKinds
 from tl_otel.resource import build_resource, refresh_process_pid
 from tl_otel.runtime import Runtime
 from tl_otel.sampling import LocalRootRecordingSampler
@@ -87,6 +89,7 @@ def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, A
     fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
                     settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay,
                     prepare=redactor.redact_span)
+    provider.add_span_processor(LocalRootLinker())  # first: an exception recorded in on_start's span knows its root
     # A span exporter may need data only the application's thread has at a span's start or end (Scout:
     # memory, allocation counters, stacks); it offers a span processor, added first so that what it
     # writes is on the span before the span is handed to the destinations.
@@ -206,8 +209,10 @@ def _instrument_libraries() -> None:
         from opentelemetry.instrumentation.auto_instrumentation._load import _load_instrumentors
 
         from tl_otel.distro import TlOtelDistro
+        from tl_otel.instrumentation_versions import launcher_checks
 
-        _load_instrumentors(TlOtelDistro())
+        with launcher_checks():
+            _load_instrumentors(TlOtelDistro())
     except Exception as exc:
         logger.warning("instrumenting installed libraries failed (%s: %s); telemetry is configured, "
                        "but library calls may not be traced", type(exc).__name__, exc)
@@ -224,6 +229,7 @@ def _build(settings: Settings) -> Runtime:
     # Installed first: from here on tl-otel's own log lines and every item are redacted.
     redactor = redaction.from_settings(settings, _configured_secrets(settings))
     redaction.install(redactor)
+    request_kinds.install(RequestKinds(settings.long_lived_routes))
     span_guards.install()
     resource = build_resource(settings, redactor)
     self_log.set_service_name(resource.attributes.get("service.name"))
@@ -266,6 +272,10 @@ def configure_from_launcher() -> None:
     """Entry for the configurator. The launcher swallows ordinary exceptions, so a strict-mode error
     ends the process here with the message and exit status 2."""
     global _launched
+    from tl_otel.process_roles import launched_helper
+
+    if launched_helper() is not None:
+        return  # a helper process (multiprocessing's, a reloader parent): left untouched
     _launched = True
     try:
         runtime = configure(instrument=False)

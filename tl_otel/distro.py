@@ -1,7 +1,10 @@
 """The ``tl_otel`` distro: what ``opentelemetry-instrument`` loads first.
 
 It pins tl-otel's configurator (unless OTEL_PYTHON_CONFIGURATOR names another), and passes tl-otel's
-per-instrumentor options when the launcher instruments libraries. With another distro installed beside
+per-instrumentor options when the launcher instruments libraries. In helper processes (multiprocessing's,
+a reloader parent; ``tl_otel.process_roles``) it leaves everything untouched. An instrumentation tl-otel applies beyond
+its declared library range, or without a part that cannot load here, is decided in
+``tl_otel.instrumentation_versions``. With another distro installed beside
 it (``opentelemetry-distro``), select this one with ``OTEL_PYTHON_DISTRO=tl_otel``."""
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ class TlOtelDistro(BaseDistro):
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         from tl_otel import standard_setup, startup
+        from tl_otel.process_roles import launched_helper
+
+        if launched_helper() is not None:
+            return  # a helper process (multiprocessing's, a reloader parent): left untouched
         from tl_otel.configuration import current_runtime
         from tl_otel.instrumentation_readiness import readiness
 
@@ -30,6 +37,7 @@ class TlOtelDistro(BaseDistro):
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
             kwargs.update(standard_setup.instrumentor_kwargs(entry_point.name, runtime.settings))
+        from tl_otel.instrumentation_versions import instrument_with_deferred_parts
 
         state = readiness(entry_point)
         if not state.ready:
@@ -37,7 +45,8 @@ class TlOtelDistro(BaseDistro):
                 logger.warning("instrumentation %s skipped: %s", entry_point.name, state.reason)
             return  # as the launcher does for a missing library: nothing to instrument, not applied
         try:
-            super().load_instrumentor(entry_point, **kwargs)
+            instrument_with_deferred_parts(
+                entry_point.name, lambda: super(TlOtelDistro, self).load_instrumentor(entry_point, **kwargs))
         except ModuleNotFoundError:
             raise  # the instrumented library is not installed: the launcher skips it quietly
         except Exception as exc:

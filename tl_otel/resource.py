@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from typing import Any
@@ -11,7 +12,9 @@ from opentelemetry.sdk.resources import Resource
 DISTRO_NAME = "tl-otel"
 
 
+@functools.lru_cache(maxsize=1)
 def distro_version() -> str:
+    """Looked up once: each lookup scans the installed distributions' metadata."""
     try:
         from importlib.metadata import version
 

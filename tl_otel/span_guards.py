@@ -61,6 +61,23 @@ def _exception_attributes(exception: BaseException, escaped: bool) -> dict[str, 
             "exception.escaped": str(escaped)}
 
 
+def _with_context(span: Any, exception: BaseException, attributes: Any) -> Any:
+    """The application's frames and the local root's route or task (tl_otel.exception_context); the
+    caller's own attributes win."""
+    try:
+        from tl_otel.exception_context import application_stacktrace, local_root_attributes
+
+        added: dict[str, Any] = local_root_attributes(span)
+        stacktrace = application_stacktrace(exception, sys._getframe(2))
+        if stacktrace:
+            added["exception.stacktrace"] = stacktrace
+    except Exception:
+        return attributes
+    if attributes:
+        added.update(_safe_mapping(attributes))
+    return added
+
+
 def _description(exception: BaseException) -> str:
     return f"{type(exception).__name__}: {safe_str(exception)}"
 
@@ -108,6 +125,7 @@ def install() -> None:
                          escaped: bool = False) -> None:
         exception_origin.remember(exception, self)
         try:
+            attributes = _with_context(self, exception, attributes)
             original_record_exception(self, exception, attributes, timestamp, escaped)
         except Exception as exc:
             _count("span.record_exception", exc)

@@ -1,8 +1,10 @@
 """The start-up line: one INFO JSON line on stderr when tl-otel has configured itself - version, service,
-destinations on and off, alert channels, instrumentations applied and failed, in the format of every tl-otel
-line (``self_log.record``: its ``service.name`` is the one the telemetry carries) - written straight to the
-process's original stderr, so it shows even when the launcher runs before the application configures
-logging. Problems found while configuring are the WARNING lines tl-otel's logger writes just before it."""
+destinations on and off, alert channels, instrumentations applied, failed, adapted (applied beyond their
+declared range or without a part that cannot load) and unsupported (at the app's library version), in the
+format of every tl-otel line (``self_log.record``: its ``service.name`` is the one the telemetry carries) -
+written straight to the process's original stderr, so it shows even when the launcher runs before the
+application configures logging. Problems found while configuring are the WARNING lines tl-otel's logger
+writes just before it."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def record_failed(name: str, exc: BaseException) -> None:
 
 def line(runtime: Any) -> dict[str, Any]:
     """The start-up line's content: the fields every tl-otel line has (``self_log.record``), then its own."""
+    from tl_otel import instrumentation_versions
     from tl_otel.resource import distro_version
 
     channels = []
@@ -40,6 +43,8 @@ def line(runtime: Any) -> dict[str, Any]:
         "alerts": {"on": runtime.alert_engine is not None, "channels": channels},
         "instrumentations": sorted(set(applied)),
         "instrumentations_failed": dict(failed),
+        "instrumentations_adapted": dict(instrumentation_versions.adapted),
+        "instrumentations_unsupported": dict(instrumentation_versions.unsupported),
     }
     return self_log.record("INFO", "tl-otel configured", **own)
 
@@ -71,8 +76,11 @@ def announce_after_launcher_instruments(runtime: Any) -> None:
         return
 
     def load_then_announce(distro: Any) -> Any:
+        from tl_otel.instrumentation_versions import launcher_checks
+
         try:
-            return original(distro)
+            with launcher_checks():
+                return original(distro)
         finally:
             auto_instrumentation._load_instrumentors = original
             announce(runtime)

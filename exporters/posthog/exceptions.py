@@ -14,6 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from tl_otel.exception_context import is_own_frame
+
 _FRAME = re.compile(r'^  File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>.+)$')
 _CAUSE = "The above exception was the direct cause of the following exception:"
 _CONTEXT = "During handling of the above exception, another exception occurred:"
@@ -49,6 +51,11 @@ def _frames(lines: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
             index += 1
             continue
         path = match.group("path")
+        if is_own_frame(path):  # tl-otel's wrappers (a logged traceback passes through them) are not the app's
+            index += 1
+            while index < len(lines) and lines[index].startswith("    ") and not _FRAME.match(lines[index]):
+                index += 1
+            continue
         frame: dict[str, Any] = {
             "platform": "python",
             "filename": path.rsplit("/", 1)[-1],

@@ -2,8 +2,8 @@
 
 | span | event |
 | --- | --- |
-| SERVER (API request) | ``api_request`` |
-| Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` (status success / retry / failure) |
+| an API request (``tl_otel.request_kinds``: SERVER, not a WebSocket session or long-lived route) | ``api_request`` |
+| a Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` (status success / retry / failure) |
 | ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` / ``engine_cancelled`` |
 | ``exception`` event on any span | ``$exception`` (one per occurrence) |
 | a user rule's match | the rule's event |
@@ -23,9 +23,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import StatusCode
 
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
+from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
 from tl_otel.safe_values import to_jsonable
 from tl_otel.span_attributes import first, of_span
 from tl_otel.span_names import without_query
@@ -195,9 +196,13 @@ class SpanMapper:
             "$exception_level": "error",
             "span_name": without_query(span.name) if isinstance(getattr(span, "name", None), str) else None,
         }
-        route = attributes.get("http.route")
+        # An outgoing call's span has neither: the recording carries its local root's (exception_context).
+        route = attributes.get("http.route") or event_attributes.get("http.route")
         if route:
             properties["route"] = route
+        task = attributes.get("celery.task_name") or event_attributes.get("celery.task_name")
+        if task:
+            properties["task_name"] = task
         return self._event("$exception", span, attributes, properties, timestamp, uuid_extra=repr(key))
 
     # -- user rules --------------------------------------------------------------------------------
@@ -237,10 +242,12 @@ class SpanMapper:
             built = None
             if "engine.id" in attributes:
                 built = self._engine(span, attributes)
-            elif span.kind is SpanKind.SERVER:
-                built = self._api_request(span, attributes)
-            elif span.kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run":
-                built = self._worker_task(span, attributes)
+            else:
+                kind = kind_of(span, attributes)
+                if kind == API_REQUEST:
+                    built = self._api_request(span, attributes)
+                elif kind == TASK_RUN:
+                    built = self._worker_task(span, attributes)
             if built is not None:
                 out.append(built)
             if self._rules and sampled is not None:

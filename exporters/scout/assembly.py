@@ -7,7 +7,8 @@ the root then takes every buffered descendant. Limits (counted, never silent):
 - a descendant that ends after its root has been sent is ``late``;
 - a span whose root never arrives within ``window`` seconds, or that is pushed out when the buffer holds
   ``max_spans``, is ``evicted``;
-- spans under a local root that is not a request (a script's INTERNAL or CLIENT root) are ``not_request``;
+- spans under a local root that is not a request (a script's INTERNAL or CLIENT root, a WebSocket session or
+  a long-lived route) are ``not_request``;
 - a web request the router matched to no route (404/405 with no ``http.route``) is not sent, as scout_apm's
   Starlette integration sends only requests that reached an endpoint: it counts in ``unrouted``.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
 from tl_otel.span_attributes import first, of_span
 
 MAX_SPANS_PER_REQUEST = 1500  # Scout's own agent caps a request at this many spans
@@ -50,9 +52,10 @@ def is_local_root(span: Any) -> bool:
 
 
 def is_request_root(span: Any) -> bool:
-    """A local root that is a Scout request (a web request or a Celery task run), whether or not Scout
-    will receive it (see ``is_unrouted``)."""
-    return _is_request_root(span.kind, of_span(span))
+    """A local root that is a Scout request (an API request or a task run, ``tl_otel.request_kinds``; a
+    WebSocket session or a long-lived route is not one, as scout_apm's own integrations send no request for
+    them), whether or not Scout will receive it (see ``is_unrouted``)."""
+    return kind_of(span) in (API_REQUEST, TASK_RUN)
 
 
 def is_unrouted(span: Any) -> bool:
@@ -64,14 +67,8 @@ def is_unrouted(span: Any) -> bool:
 
 def is_sent_to_scout(span: Any) -> bool:
     """The one test of whether a finished local root becomes a Scout request."""
-    kind, attributes = span.kind, of_span(span)
-    return _is_request_root(kind, attributes) and not _is_unrouted(kind, attributes)
-
-
-def _is_request_root(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:
-    if kind is SpanKind.SERVER:
-        return True
-    return kind is SpanKind.CONSUMER and attributes.get("celery.action") == "run"
+    attributes = of_span(span)
+    return kind_of(span, attributes) in (API_REQUEST, TASK_RUN) and not _is_unrouted(span.kind, attributes)
 
 
 def _is_unrouted(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:

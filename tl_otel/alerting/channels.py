@@ -16,26 +16,27 @@ Neither the webhook URL nor the SMTP password ever appears in a message tl-otel 
 
 from __future__ import annotations
 
-import email.policy
 import ipaddress
 import json
 import queue
 import random
 import re
-import smtplib
 import ssl
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
 from tl_otel.redaction import redactor as redaction
 from tl_otel.self_log import RateLimitedLog
+
+if TYPE_CHECKING:  # smtplib and email are imported when an email is sent, not at every process start
+    import smtplib
+    from email.message import EmailMessage
 
 _rate_limited = RateLimitedLog()
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -242,6 +243,9 @@ class EmailChannel(Channel):
         self._context = ssl.create_default_context(cafile=ca_file)  # verifies the certificate and host name
 
     def _message(self, notification: Notification) -> EmailMessage:
+        import email.policy
+        from email.message import EmailMessage
+
         # Long subjects stay on one header line (up to SMTP's 998) instead of being folded at 78.
         message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
         message["Subject"] = clean_header(notification.subject)
@@ -251,6 +255,8 @@ class EmailChannel(Channel):
         return message
 
     def deliver(self, notification: Notification) -> None:
+        import smtplib
+
         try:
             if self.tls == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,

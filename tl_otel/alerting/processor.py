@@ -14,6 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
 from tl_otel.span_attributes import first, of_span
 from tl_otel.task_outcome import FAILURE, task_run_outcome
 
@@ -21,6 +22,7 @@ from tl_otel.task_outcome import FAILURE, task_run_outcome
 TOTAL, ERRORS, SLOW, LIMITED = range(4)
 API, TASK, PEER = "api", "task", "peer"
 _SIGNALS = {SpanKind.SERVER: API, SpanKind.CONSUMER: TASK, SpanKind.CLIENT: PEER}
+_REQUEST_KIND = {API: API_REQUEST, TASK: TASK_RUN}
 
 
 def peer_of(attributes: Any) -> str | None:
@@ -67,6 +69,8 @@ class AlertingSpanProcessor(SpanProcessor):
         if signal is not PEER and parent is not None and not parent.is_remote:
             return  # only local roots are requests / task runs
         attributes = of_span(span)
+        if signal is not PEER and kind_of(span, attributes) != _REQUEST_KIND[signal]:
+            return  # a WebSocket session or long-lived route: its length is no response time
         status = attributes.get("http.status_code")
         if status is None:
             status = attributes.get("http.response.status_code")
@@ -76,8 +80,6 @@ class AlertingSpanProcessor(SpanProcessor):
             key = attributes.get("http.route") or span.name
             slow = end - (span.start_time or end) > self.latency_ns
         elif signal is TASK:
-            if attributes.get("celery.action") != "run":
-                return
             failed = task_run_outcome(attributes, span.status.status_code) == FAILURE  # a retry is not an error
             key = attributes.get("celery.task_name") or span.name
             slow = False

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from tl_otel.instrumentation_readiness import readiness
+from tl_otel.instrumentation_versions import missing_parts
 
 
 @dataclass
 class InstrumentationStatus:
     name: str
-    status: str  # "apply", "skip" or "fail"
+    status: str  # "apply", "skip", "unsupported" (the installed library's version) or "fail"
     reason: str
 
 
@@ -33,5 +34,8 @@ def statuses(env: dict[str, str] | None = None) -> list[InstrumentationStatus]:
         except Exception as exc:
             found.append(InstrumentationStatus(name, "fail", f"import failed: {type(exc).__name__}: {exc}"))
             continue
-        found.append(InstrumentationStatus(name, "apply" if state.ready else "skip", state.reason))
+        if state.ready:
+            found.append(InstrumentationStatus(name, "apply", "; ".join([state.reason, *missing_parts(name)])))
+        else:
+            found.append(InstrumentationStatus(name, "unsupported" if state.unsupported else "skip", state.reason))
     return found

@@ -168,7 +168,9 @@ def advise(command: Sequence[str] | str, shutdown_timeout: float = 10.0) -> list
     elif program == "uvicorn":
         workers = _option(args, "--workers")
         if "--reload" in args:
-            advice.append("uvicorn --reload: for development; each reload starts a fresh, freshly configured process")
+            advice.append("uvicorn --reload: for development; tl-otel leaves the reloader parent and multiprocessing's "
+                          "resource tracker untouched and configures the server process, once per reload (one "
+                          "start-up line each)")
         if workers and workers != "1":
             advice.append(f"uvicorn --workers {workers}: each worker is a fresh interpreter that configures itself; "
                           "alerts are shared through the local store (the default)")

@@ -125,7 +125,8 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_POSTHOG_API_REQUEST_SAMPLE_RATE",), group="posthog"),
     Setting("posthog_excluded_routes", parse_name_list,
             ("/health", "/healthz", "/livez", "/readyz", "/ready", "/metrics"),
-            "Routes (globs) that never produce `api_request` events.",
+            "Routes (globs) that never produce `api_request` events; they stay Scout requests and count in the "
+            "alert rules (see TL_OTEL_LONG_LIVED_ROUTES for routes that are not requests at all).",
             ("TL_OTEL_POSTHOG_EXCLUDED_ROUTES",), group="posthog",
             default_doc="`/health,/healthz,/livez,/readyz,/ready,/metrics`"),
     Setting("posthog_distinct_id_attributes", parse_name_list,
@@ -194,6 +195,12 @@ SETTINGS: tuple[Setting, ...] = (
             "keeps a 5 MB attribute whole, and every exporter then carries it).",
             ("TL_OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
              "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"), group="pipeline"),
+    Setting("long_lived_routes", parse_name_list, (),
+            "Routes (globs of route templates, e.g. `/events/stream,/poll/*`) that are long polls or streams: "
+            "like WebSocket sessions, they are not requests (no `api_request`, no Scout request, not in the "
+            "latency or error-rate alerts), while their exceptions still give `$exception` and ERROR JSON lines. "
+            "TL_OTEL_POSTHOG_EXCLUDED_ROUTES only drops the `api_request` event.",
+            ("TL_OTEL_LONG_LIVED_ROUTES",), group="instrumentation"),
     Setting("asgi_message_spans", parse_bool, False,
             "Keep the per-message `http send`/`http receive` spans of the ASGI instrumentation "
             "(off: they are not created, which saves several microseconds per request).",
@@ -290,7 +297,7 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_ALERT_STORE",), group="alerts"),
     Setting("alert_redis_url", parse_str, None,
             "Share alert windows and state through Redis across hosts and pods (overrides TL_OTEL_ALERT_STORE); "
-            "needs the redis package (in the celery extra).",
+            "needs the redis package (`tl-otel[redis]`, or the application's own).",
             ("TL_OTEL_ALERT_REDIS_URL",), secret=True, group="alerts"),
     Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),

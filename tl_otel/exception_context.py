@@ -1,0 +1,127 @@
+"""What a recorded exception carries beyond the SDK's own recording, so the innermost recording (the one
+PostHog keeps, tl_otel.exporters.posthog.exceptions) is also the most useful one:
+
+- the **application's frames**: a traceback only holds the frames between where the exception was raised
+  and where it is being handled. An outgoing ``requests``/``httpx`` call that fails is recorded by its
+  instrumentation's wrapper, so its traceback starts there and the handler or task that made the call is
+  missing. :func:`application_stacktrace` puts the frames that called the handling frame (outermost first)
+  above the traceback's, and leaves tl-otel's own frames out;
+- the **route or task of the local root** (``http.route``, ``celery.task_name``), which the outgoing call's
+  span does not have: :class:`LocalRootLinker` remembers each span's local root when it starts (one
+  attribute per span, on the application's thread), read back when an exception is recorded."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.trace import SpanKind
+
+_ROOT = "_tl_otel_local_root"
+MAX_CALLER_FRAMES = 60
+
+
+def _own_directories() -> tuple[str, ...]:
+    import tl_otel
+    import tl_otel.exporters
+
+    return tuple({os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                  for module in (tl_otel, tl_otel.exporters) if module.__file__})
+
+
+_OWN = _own_directories()
+
+
+class LocalRootLinker(SpanProcessor):
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        try:
+            parent = trace_api.get_current_span(parent_context)
+            context = parent.get_span_context()
+            if context.is_valid and not context.is_remote and parent.is_recording():
+                setattr(span, _ROOT, getattr(parent, _ROOT, parent))
+        except Exception:
+            pass
+
+    def on_end(self, span: Any) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def local_root_attributes(span: Any) -> dict[str, Any]:
+    """``http.route`` / ``celery.task_name`` of the local root of ``span`` (when it is not the root itself)."""
+    root = getattr(span, _ROOT, None)
+    return {} if root is None else _route_or_task(root)
+
+
+def request_attributes(span: Any) -> dict[str, Any]:
+    """``http.route`` / ``celery.task_name`` of the request or task ``span`` belongs to (itself, or its local
+    root): for an exception logged inside it."""
+    try:
+        if not span.is_recording():
+            return {}
+        return _route_or_task(getattr(span, _ROOT, span))
+    except Exception:
+        return {}
+
+
+def _route_or_task(root: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    attributes = getattr(root, "attributes", None) or {}
+    route = attributes.get("http.route")
+    if route:
+        found["http.route"] = route
+    task = attributes.get("celery.task_name")
+    if not task and root.kind is SpanKind.CONSUMER and str(root.name).startswith("run/"):
+        task = str(root.name)[len("run/"):]  # the Celery instrumentation names the run span at start
+    if task:
+        found["celery.task_name"] = task
+    return found
+
+
+def is_own_frame(filename: str) -> bool:
+    """A frame of tl-otel's own code (never shown in an exception's stack)."""
+    return filename.startswith(_OWN)
+
+
+def application_stacktrace(exception: BaseException, start: Any = None) -> str | None:
+    """The exception formatted as Python does, its stack extended outward with the frames that called the
+    handling frame and without tl-otel's frames. ``start``: the frame to walk outward from (the caller's)."""
+    tb = exception.__traceback__
+    if tb is None:
+        return None
+    in_traceback = set()
+    walk = tb
+    while walk is not None:
+        in_traceback.add(walk.tb_frame)
+        walk = walk.tb_next
+    # The outermost frame on the current stack that the traceback already holds: callers start above it.
+    frame = start if start is not None else sys._getframe(1)
+    outermost = None
+    while frame is not None:
+        if frame in in_traceback:
+            outermost = frame
+        frame = frame.f_back
+    callers = (traceback.StackSummary.extract(traceback.walk_stack(outermost.f_back), limit=MAX_CALLER_FRAMES)
+               if outermost is not None and outermost.f_back is not None else traceback.StackSummary())
+    callers.reverse()  # walk_stack goes outward; a traceback lists outermost first
+    described = traceback.TracebackException.from_exception(exception)
+    described.stack = traceback.StackSummary.from_list([*callers, *described.stack])
+    chained, seen = [described], set()
+    while chained:
+        item = chained.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        kept = [frame for frame in item.stack if not is_own_frame(frame.filename)]
+        item.stack = traceback.StackSummary.from_list(kept)
+        chained.extend(link for link in (item.__cause__, item.__context__) if link is not None)
+    return "".join(described.format())
