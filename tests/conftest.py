@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def startup_lines(stderr: str) -> list[dict]:
+    """tl-otel's start-up lines in a process's stderr (one per configured process)."""
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("message") == "tl-otel configured" and "tl_otel.version" in line]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

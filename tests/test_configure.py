@@ -7,6 +7,8 @@ import json
 import re
 import time
 
+from tests.conftest import startup_lines
+
 APP = """
 import logging
 from opentelemetry import trace
@@ -205,20 +207,13 @@ def test_self_telemetry_is_exported_as_otel_sdk_metrics(python):
     assert "phc_selfmetrics_key" not in ran.stdout + ran.stderr
 
 
-def _startup_lines(stderr: str) -> list[dict]:
-    import json
-
-    return [json.loads(line) for line in stderr.splitlines()
-            if line.startswith("{") and '"message":"tl-otel configured"' in line]
-
-
 def test_one_startup_line_under_the_launcher_before_the_app_configures_logging(python):
     ran = python("""
         import logging
         logging.basicConfig(level=logging.ERROR)  # the application configures logging later
         print("app ran")
     """, launcher=True, OTEL_SERVICE_NAME="svc", TL_OTEL_SPAN_QUEUE_SIZE="lots")
-    [line] = _startup_lines(ran.stderr)
+    [line] = startup_lines(ran.stderr)
     assert line["level"] == "INFO" and line["service.name"] == "svc" and line["tl_otel.version"]
     assert line["destinations"]["traces"] == ["json"] and line["posthog"] == "off" and line["scout"] == "off"
     assert {"fastapi", "sqlalchemy", "httpx"} <= set(line["instrumentations"])
@@ -232,7 +227,7 @@ def test_one_startup_line_from_configure(python):
         tl_otel.configure(service_name="svc", instrument=False)
         tl_otel.configure(service_name="svc")
     """)
-    [line] = _startup_lines(ran.stderr)
+    [line] = startup_lines(ran.stderr)
     assert line["instrumentations"] == [] and line["alerts"]["on"] is True
 
 
@@ -263,6 +258,6 @@ def test_every_line_tl_otel_writes_to_stderr_has_one_format(python):
 def test_startup_line_names_the_service_the_telemetry_carries(python):
     ran = python("import tl_otel; tl_otel.configure(instrument=False)\n" + APP,
                  OTEL_RESOURCE_ATTRIBUTES="service.name=from-resource-attributes")
-    [line] = _startup_lines(ran.stderr)
+    [line] = startup_lines(ran.stderr)
     assert line["service.name"] == "from-resource-attributes"
     assert {r["service.name"] for r in ran.json_lines()} == {"from-resource-attributes"}

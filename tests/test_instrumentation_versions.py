@@ -12,7 +12,7 @@ from importlib.metadata import version
 
 import pytest
 
-from tests.conftest import BIN, REPO, clean_env, run_python
+from tests.conftest import BIN, REPO, clean_env, run_python, startup_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +43,7 @@ print("statements", json.dumps(sorted(str(span.attributes.get("db.statement")) f
 
 
 def startup_line(stderr: str) -> dict:
-    [line] = [json.loads(text) for text in stderr.splitlines()
-              if text.startswith("{") and '"message": "tl-otel configured"' in text]
+    [line] = startup_lines(stderr)
     return line
 
 
@@ -83,7 +82,10 @@ def test_an_unsupported_library_version_is_named_on_the_startup_line_and_by_doct
     assert "httpx" not in line["instrumentations"]
     assert "httpx 0.17.1" in line["instrumentations_unsupported"]["httpx"]
     assert "httpx>=0.18.0" in line["instrumentations_unsupported"]["httpx"]
-    assert ran.stderr.count("tl-otel: WARNING: instrumentation httpx: installed httpx 0.17.1") == 1
+    warnings = [line for line in map(json.loads, filter(lambda text: text.startswith("{"), ran.stderr.splitlines()))
+                if line["level"] == "WARNING" and line["logger"] == "tl_otel"
+                and line["message"].startswith("instrumentation httpx: installed httpx 0.17.1")]
+    assert len(warnings) == 1, ran.stderr
 
     doctor = subprocess.run([str(BIN / "tl-otel"), "doctor", "--json"], capture_output=True, text=True, timeout=120,
                             env=clean_env(PYTHONPATH=f"{old_httpx}:{REPO}"), cwd=REPO)

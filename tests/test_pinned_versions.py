@@ -8,7 +8,6 @@ this process: the request, the task and the SQL inside each are traced."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import venv
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from examples.peers.fake_core_agent import FakeCoreAgent
 from examples.processes import Process, free_port, request, wait_http, wait_worker_ready
-from tests.conftest import REPO, clean_env
+from tests.conftest import REPO, clean_env, startup_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.venv, pytest.mark.timeout(900)]
 
@@ -125,13 +124,11 @@ def test_requests_tasks_and_sql_are_traced_at_the_applications_versions(pinned_a
         worker.stop()
         agent.stop()
     for process in (api, worker):
-        [line] = [json.loads(text) for text in process.stderr().splitlines()
-                  if text.startswith("{") and '"message": "tl-otel configured"' in text]
+        [line] = startup_lines(process.stderr())
         assert line["instrumentations_unsupported"] == {}, line
         assert "async engines (greenlet is not installed)" in line["instrumentations_adapted"]["sqlalchemy"]
         assert {"sqlalchemy", "celery"} <= set(line["instrumentations"])
-    assert "fastapi" in json.loads(next(text for text in api.stderr().splitlines()
-                                        if '"tl-otel configured"' in text))["instrumentations"]
+    assert "fastapi" in startup_lines(api.stderr())[0]["instrumentations"]
     records = api.records()
     assert any(record.get("type") == "span" and record.get("span.kind") == "server" and
                record.get("http.route") == "/orders/{item}" for record in records), records[-5:]

@@ -4,12 +4,12 @@ start-up line per server process, from the process that serves; a reload brings 
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from examples.processes import BIN, REPO, base_env, free_port, start, wait_http
+from tests.conftest import startup_lines
 from tl_otel.process_roles import helper_role
 
 APP = '''
@@ -23,11 +23,6 @@ VERSION = "{version}"
 def health() -> dict:
     return {{"version": VERSION}}
 '''
-
-
-def startup_lines(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines()
-            if line.startswith("{") and '"message": "tl-otel configured"' in line]
 
 
 @pytest.mark.e2e

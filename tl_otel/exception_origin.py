@@ -4,7 +4,8 @@ A server logs the error a request raised after the request's span has ended (uvi
 application", gunicorn's worker errors): no span is current, so the record carried no trace id, and PostHog
 received a second ``$exception`` for an occurrence the span had already reported (occurrences are recognised by
 trace). The span that records an exception leaves its ids on the exception object (the first, innermost one
-wins), and the logging bridge gives a record with that exception and no current span those ids.
+wins), with the route or task of its request, and the logging bridge gives a record with that exception and
+no current span those ids and that route or task.
 
 The ids are kept as a tuple of ints on the exception itself, not in a table: exceptions cannot be weakly
 referenced, a table would keep their tracebacks (and every frame's locals) alive, and a tuple pickles."""
@@ -16,6 +17,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 
+from tl_otel.exception_context import request_attributes
+
 _ATTRIBUTE = "__tl_otel_recorded_in__"
 
 
@@ -25,9 +28,25 @@ def remember(exception: BaseException, span: Any) -> None:
             return
         context = span.get_span_context()
         if context.is_valid:
-            setattr(exception, _ATTRIBUTE, (context.trace_id, context.span_id, int(context.trace_flags)))
+            setattr(exception, _ATTRIBUTE, (context.trace_id, context.span_id, int(context.trace_flags),
+                                            request_attributes(span)))
     except Exception:
         return  # an exception type that refuses attributes keeps today's behaviour
+
+
+def _recorded_in(exception: BaseException | None) -> tuple[Any, ...] | None:
+    found = getattr(exception, _ATTRIBUTE, None) if exception is not None else None
+    return found if isinstance(found, tuple) and len(found) == 4 else None
+
+
+def request_of(exception: BaseException | None, current: Context) -> dict[str, Any]:
+    """The route or task of the request ``exception`` happened in: the current span's, else the one recorded
+    with the exception by the span that recorded it."""
+    found = request_attributes(trace.get_current_span(current))
+    if found:
+        return found
+    recorded = _recorded_in(exception)
+    return dict(recorded[3]) if recorded is not None else {}
 
 
 def context_for(exception: BaseException | None, current: Context) -> Context:
@@ -35,9 +54,9 @@ def context_for(exception: BaseException | None, current: Context) -> Context:
     ``exception``, if one did."""
     if exception is None or trace.get_current_span(current).get_span_context().is_valid:
         return current
-    ids = getattr(exception, _ATTRIBUTE, None)
-    if not isinstance(ids, tuple) or len(ids) != 3:
+    recorded = _recorded_in(exception)
+    if recorded is None:
         return current
-    trace_id, span_id, flags = ids
+    trace_id, span_id, flags, _ = recorded
     recorded_in = trace.SpanContext(trace_id, span_id, is_remote=False, trace_flags=trace.TraceFlags(flags))
     return trace.set_span_in_context(trace.NonRecordingSpan(recorded_in), current)

@@ -35,8 +35,8 @@ def _from_conflict(name: str, conflict: Any) -> Readiness:
     found = versions.override_for(name)
     if found is not None:
         override, installed = found
-        return Readiness(True, f"applied to {override.library} {installed} beyond its declared {required} "
-                               "(verified by tl-otel)")
+        return Readiness(True, f"applied by tl-otel to {override.library} {installed} beyond its declared "
+                               f"{required} (verified by tl-otel's tests)")
     return Readiness(False, f"installed {versions.installed_text(conflict)} is outside what it supports "
                             f"({required}): not traced", unsupported=True)
 

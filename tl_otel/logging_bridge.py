@@ -13,10 +13,8 @@ from typing import Any
 
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
-from opentelemetry.trace import get_current_span
 
 from tl_otel import exception_origin, log_records, logging_attachment
-from tl_otel.exception_context import request_attributes
 from tl_otel.safe_values import safe_str, to_jsonable
 from tl_otel.self_log import RateLimitedLog, is_own
 
@@ -81,8 +79,9 @@ def _attributes(record: logging.LogRecord, max_length: int) -> dict[str, Any]:
             attributes["exception.stacktrace"] = "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
         except Exception:
             attributes["exception.stacktrace"] = "<stack trace could not be formatted>"
-        # The route or task the exception happened in, as span recordings carry it (exception_context).
-        for key, value in request_attributes(get_current_span()).items():
+        # The route or task the exception happened in, as span recordings carry it (exception_context); for a
+        # server's log made after the request's span ended, the one the recording span left on the exception.
+        for key, value in exception_origin.request_of(exc_value, get_current()).items():
             attributes.setdefault(key, value)
     if record.stack_info:
         attributes["code.stacktrace"] = record.stack_info
