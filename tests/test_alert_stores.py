@@ -273,3 +273,20 @@ def test_redis_over_tls_with_a_password_and_a_private_ca(tmp_path, self_log):
         assert not [m for m in messages if password in m or "wrong-password" in m]
     finally:
         server.stop()
+
+
+def test_a_store_busy_with_other_processes_skips_a_step_instead_of_notifying_alone(tmp_path, self_log):
+    path = tmp_path / "tl-otel-x" / "alerts-svc.sqlite3"
+    tracer, engine, channel = process(LocalAlertStore(str(path)))
+    now = time.time()
+    tick(engine, channel, now)  # creates the store
+    requests(tracer, 30, failing=10, at=now)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the store past the busy timeout
+    try:
+        assert tick(engine, channel, now + 1) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert warnings_about_the_store(self_log) == []
+    assert tick(engine, channel, now + 2)[0].startswith("[FIRING] error rate 33.3%")

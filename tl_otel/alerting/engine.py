@@ -219,14 +219,14 @@ class AlertEngine:
             if alert.state == "resolved":
                 del alerts[key]
                 continue
-            if alert.state == "pending":
-                del alerts[key]  # cleared before it fired: nobody is told
-                self._record(alert, "cleared")
-                continue
             if condition is None and complete and alert.rule == "remote_down":
                 condition = no_calls(alert.key, self.settings.alert_window_s, self.service)
             if condition is None:
                 continue  # no evidence either way (too few requests, or only this process's share): it stays
+            if alert.state == "pending":
+                del alerts[key]  # cleared before it fired: nobody is told
+                self._record(alert, "cleared")
+                continue
             alert.clear_since = alert.clear_since if alert.clear_since is not None else now
             if not condition.at_once and now - alert.clear_since < self.settings.alert_for_s:
                 continue

@@ -44,6 +44,6 @@ def build(settings: Any, service: str, logger_provider: Any) -> tuple[AlertingSp
         store = RedisAlertStore(settings.alert_redis_url, service, settings.alert_window_s,
                                 ca_file=settings.alert_redis_ca_file)
     elif settings.alert_store == "local":
-        store = LocalAlertStore(service=service)
+        store = LocalAlertStore(service=service, retention_s=settings.alert_window_s + 60)
     engine = AlertEngine(processor, settings, service, channels, logger_provider, store)
     return processor, engine, problems

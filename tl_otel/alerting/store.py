@@ -84,16 +84,23 @@ def private_database(path: str) -> None:
             _check_private(name, "file")
 
 
+def _busy(exc: Exception) -> bool:
+    """Other processes held the store for the whole busy timeout (not a failure of the store)."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 # Connections inherited across a fork are never closed by the child: closing them there could release
 # the parent's locks or checkpoint under it. They stay referenced here instead.
 _inherited: list[sqlite3.Connection] = []
 
 
 class LocalAlertStore:
-    def __init__(self, path: str | None = None, service: str = "unknown_service", retry_s: float = 30.0) -> None:
+    def __init__(self, path: str | None = None, service: str = "unknown_service", retry_s: float = 30.0,
+                 retention_s: float = 3900.0) -> None:
         self.path = path  # None: the default path, found when first used (on the evaluation thread)
         self.service = service
         self.retry_s = retry_s
+        self.retention_s = int(retention_s)
         self.refused: str | None = None
         self._connection: sqlite3.Connection | None = None
         self._pid = -1
@@ -147,6 +154,8 @@ class LocalAlertStore:
                 for (signal, key), counts in bucket.items()]
         try:
             connection.execute("BEGIN IMMEDIATE")
+            # Pruned by the writers (reads never wait for the write lock): counts older than the window.
+            connection.execute("DELETE FROM counts WHERE second < ?", (max(buckets) - self.retention_s,))
             connection.executemany(
                 "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (second, signal, key) DO UPDATE SET "
                 "total = total + excluded.total, errors = errors + excluded.errors, slow = slow + excluded.slow, "
@@ -155,7 +164,8 @@ class LocalAlertStore:
             return True
         except sqlite3.Error as exc:
             self._rollback(connection)
-            self._fail(exc)
+            if not _busy(exc):  # busy: the counts stay here and go with the next step
+                self._fail(exc)
             return False
 
     def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]] | None:
@@ -164,7 +174,6 @@ class LocalAlertStore:
             return None
         oldest = int(now_s - window_s) + 1
         try:
-            connection.execute("DELETE FROM counts WHERE second < ?", (oldest - 3600,))
             rows = connection.execute(
                 "SELECT signal, key, SUM(total), SUM(errors), SUM(slow), SUM(limited) FROM counts "
                 "WHERE second >= ? GROUP BY signal, key", (oldest,)).fetchall()
@@ -182,6 +191,15 @@ class LocalAlertStore:
             return False
         try:
             connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                self._fail(exc)
+                return False
+            # Other processes held the store for the whole busy timeout: they are alive and stepping, so one
+            # of them carries this tick. Stepping alone here would notify a second time.
+            logger.debug("alert store busy: this process skips one evaluation step")
+            return True
+        try:
             stored = {(rule, grp): json.loads(data) for rule, grp, data in
                       connection.execute("SELECT rule, grp, data FROM alerts")}
             updated = step(stored)
