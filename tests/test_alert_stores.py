@@ -290,3 +290,17 @@ def test_a_store_busy_with_other_processes_skips_a_step_instead_of_notifying_alo
         holder.close()
     assert warnings_about_the_store(self_log) == []
     assert tick(engine, channel, now + 2)[0].startswith("[FIRING] error rate 33.3%")
+
+
+def test_the_local_store_keeps_counts_in_slots_of_a_sixtieth_of_the_window(tmp_path, monkeypatch):
+    from tl_otel.alerting.setup import build_store
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    store = build_store(resolve({}, {"TL_OTEL_ALERT_WINDOW_S": "300"}), "svc")
+    assert store.slot_s == 5
+    now = 1_800_000_000
+    store.add_counts({now - 400: {("api", "/a"): [7, 7, 0, 0]}})  # older than the window
+    store.add_counts({now - second: {("api", "/a"): [1, 0, 0, 0]} for second in range(1, 300)})
+    assert store.window(now, 300) == {("api", "/a"): [299, 0, 0, 0]}
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM counts").fetchone()[0] <= 62  # slots, not seconds
