@@ -7,6 +7,7 @@ import sys
 
 from benchmarks import (
     alerting_cost,
+    alerting_rss,
     hung_backends_rss,
     json_logs,
     posthog_delivery,
@@ -35,6 +36,8 @@ def main() -> None:
         scout_capture.run()
     if "alerts" in which:
         alerting_cost.run()
+    if "alerts-rss" in which:  # a forked child through 20,000 simulated seconds: only when asked for
+        alerting_rss.run()
     if "redaction" in which:
         redaction_cost.run()
     if "wire" in which:

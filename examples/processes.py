@@ -29,10 +29,10 @@ def free_port() -> int:
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_"))}
+           if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_")) and key != "XDG_RUNTIME_DIR"}
     env.update({"PYTHONPATH": str(REPO), "ENGINE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
-    # Each run gets its own temporary directory, so state kept there (tl-otel's shared alert store) does
-    # not carry over from another run of the same service.
+    # Each run gets its own temporary directory, so state kept there (tl-otel's shared alert store, which
+    # would be in $XDG_RUNTIME_DIR if it were set) does not carry over from another run of the same service.
     tmp = data_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env["TMPDIR"] = str(tmp)

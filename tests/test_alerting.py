@@ -191,7 +191,8 @@ def test_an_unusable_store_falls_back_to_evaluating_alone(tmp_path, alerting):
     from tl_otel.alerting.store import LocalAlertStore
 
     tracer, engine, channel = alerting
-    engine.store = LocalAlertStore(str(tmp_path / "missing-dir" / "alerts.sqlite3"))
+    (tmp_path / "a-file").write_text("")
+    engine.store = LocalAlertStore(str(tmp_path / "a-file" / "alerts.sqlite3"))  # its directory cannot exist
     requests(tracer, 100, failing=20)
     now = time.time()
     tick(engine, channel, now)
@@ -247,3 +248,185 @@ def test_unreachable_redis_falls_back_to_evaluating_alone(alerting):
     now = time.time()
     tick(engine, channel, now)
     assert tick(engine, channel, now + 6)[0].startswith("[FIRING] error rate")
+
+
+@pytest.fixture
+def self_log():
+    """tl-otel's own log records (its logger does not propagate, so caplog does not see them)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(logging.DEBUG)
+    logging.getLogger("tl_otel").addHandler(handler)
+    yield records
+    logging.getLogger("tl_otel").removeHandler(handler)
+
+
+def fire(tracer, engine, channel, now, failing=20):
+    requests(tracer, 100, failing=failing, at=now)
+    tick(engine, channel, now)
+    assert tick(engine, channel, now + 6)[-1].startswith("[FIRING] error rate")
+
+
+def test_too_few_requests_never_resolve_a_firing_alert(alerting):
+    tracer, engine, channel = alerting
+    now = time.time()
+    fire(tracer, engine, channel, now)
+    # The failures leave the window; what is left is below the minimum request count: no evidence.
+    for offset in range(70, 200, 10):
+        requests(tracer, 2, at=now + offset)  # 12 in a window, under the minimum of 20
+        tick(engine, channel, now + offset)
+    assert len(channel.sent_subjects) == 1 and engine.active()[0]["state"] == "firing"
+
+
+def test_resolves_after_the_for_duration_under_the_threshold_stating_the_resolving_value(alerting):
+    tracer, engine, channel = alerting
+    now = time.time()
+    fire(tracer, engine, channel, now)
+    requests(tracer, 40, failing=1, at=now + 70)  # 2.5 % over 40 requests: under the threshold
+    assert tick(engine, channel, now + 71)[-1].startswith("[FIRING]")  # under the threshold, not yet for 5 s
+    subjects = tick(engine, channel, now + 77)
+    assert subjects[-1] == "[RESOLVED] error rate 2.5% ≤ 5% for API requests of tl-engine-api (1 of 40 in the " \
+                           "last 60 s)"
+    resolved = [h for h in engine.history if h["state"] == "resolved"]
+    assert resolved[0]["value"] == 0.025
+
+
+def test_a_return_above_the_threshold_restarts_the_for_duration_of_resolving(alerting):
+    tracer, engine, channel = alerting
+    now = time.time()
+    fire(tracer, engine, channel, now)
+    requests(tracer, 200, failing=2, at=now + 10)  # 22 of 300 in the window: 7.3 %, still above
+    requests(tracer, 400, at=now + 11)  # 22 of 700: 3.1 %, under
+    tick(engine, channel, now + 12)
+    requests(tracer, 100, failing=50, at=now + 13)  # back above
+    tick(engine, channel, now + 14)
+    requests(tracer, 2000, at=now + 15)  # under again: the 5 s count from here
+    tick(engine, channel, now + 16)
+    assert len(tick(engine, channel, now + 19)) == 1  # 3 s under: not yet
+    assert tick(engine, channel, now + 22)[-1].startswith("[RESOLVED] error rate")
+
+
+def test_traffic_that_stops_resolves_with_a_notice_saying_so(alerting):
+    tracer, engine, channel = alerting
+    now = time.time()
+    fire(tracer, engine, channel, now)
+    subjects = tick(engine, channel, now + 61)  # a whole window without a request
+    assert subjects[-1] == ("[RESOLVED] error rate for API requests of tl-engine-api: traffic stopped, no requests "
+                            "in the last 60 s")
+
+
+def test_remote_down_resolves_on_successful_calls_or_on_a_window_without_calls(alerting):
+    tracer, engine, channel = alerting
+    engine.settings = resolve({}, {"TL_OTEL_ALERT_WINDOW_S": "60", "TL_OTEL_ALERT_FOR_S": "0",
+                                   "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"})
+    calls(tracer, 10, failing=10, peer="pricing.internal")
+    calls(tracer, 10, failing=10, peer="stock.internal")
+    now = time.time()
+    assert len(tick(engine, channel, now)) == 2
+    calls(tracer, 30, failing=0, peer="pricing.internal")  # 10 of 40 failed now: answering again
+    subjects = tick(engine, channel, now + 1)
+    assert subjects[2:] == ["[RESOLVED] remote service pricing.internal:8080 answering: 30 of 40 calls from "
+                            "tl-engine-api succeeded in the last 60 s"]
+    subjects = tick(engine, channel, now + 120)
+    assert subjects[3:] == ["[RESOLVED] remote service stock.internal:8080: no calls from tl-engine-api in the "
+                            "last 60 s"]
+
+
+def test_rate_limit_resolves_after_a_window_without_429(alerting):
+    tracer, engine, channel = alerting
+    engine.settings = resolve({}, {"TL_OTEL_ALERT_WINDOW_S": "60", "TL_OTEL_ALERT_FOR_S": "0",
+                                   "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"})
+    now = time.time()
+    requests(tracer, 3, status=429, at=now)
+    assert tick(engine, channel, now)[-1].startswith("[FIRING] rate limit exceeded")
+    requests(tracer, 50, at=now + 30)
+    assert len(tick(engine, channel, now + 30)) == 1  # the 429s are still in the window
+    assert tick(engine, channel, now + 61)[-1] == "[RESOLVED] rate limit: no HTTP 429 in tl-engine-api in the " \
+                                                 "last 60 s"
+
+
+def test_disk_full_resolves_when_free_space_is_back_above_the_threshold(alerting):
+    _, engine, channel = alerting
+    engine.settings = resolve({}, {"TL_OTEL_ALERT_DISK_MIN_FREE": "99.999%", "TL_OTEL_ALERT_FOR_S": "0"})
+    now = time.time()
+    assert tick(engine, channel, now)[-1].startswith("[FIRING] disk almost full: .")
+    engine.settings = resolve({}, {"TL_OTEL_ALERT_DISK_MIN_FREE": "1b", "TL_OTEL_ALERT_FOR_S": "0"})
+    assert tick(engine, channel, now + 1)[-1].startswith("[RESOLVED] disk space back: . has ")
+
+
+def test_distinct_keys_are_bounded_with_one_overflow_key_and_one_warning(self_log):
+    settings = resolve({}, {"TL_OTEL_ALERT_MAX_KEYS": "50", "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"})
+    processor = AlertingSpanProcessor("svc", settings.alert_latency_ms, settings.alert_max_keys, 400)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    engine = AlertEngine(processor, settings, "svc", [])
+    now = time.time()
+    for index in range(500):
+        requests(tracer, 1, route=f"/r/{index}", at=now)
+    assert processor.tracked_keys() == 51  # fifty routes and the overflow key
+    totals = processor.window(now + 1, 60)
+    assert totals[("api", "(other: over TL_OTEL_ALERT_MAX_KEYS)")][0] == 450
+    assert sum(counts[0] for counts in totals.values()) == 500  # nothing lost, only grouped
+    engine.evaluate_once(now + 1)
+    engine.evaluate_once(now + 2)
+    assert [r.levelname for r in self_log if "TL_OTEL_ALERT_MAX_KEYS" in r.getMessage()] == ["WARNING"]
+    processor.window(now + 120, 60)  # the window moved on: the keys are released
+    assert processor.tracked_keys() == 0
+
+
+def test_buckets_are_bounded_even_when_nothing_evaluates():
+    processor = AlertingSpanProcessor("svc", 1000, 1000, max_seconds=32)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    start = time.time() - 20_000
+    for second in range(2_000):  # simulated seconds, no evaluation thread at all
+        requests(tracer, 1, route=f"/r/{second % 100}", at=start + second)
+    assert len(processor.drain_closed(None)) == 32 and processor.tracked_keys() == 0
+
+
+def test_a_forked_child_starts_empty_and_evaluates_on_its_own_thread(tmp_path):
+    """os.fork after configuring: the child has its own evaluation thread, its own (empty) counts, and hands
+    what it counted to the store before it exits."""
+    import json
+    import sqlite3
+
+    from tl_otel.alerting.store import LocalAlertStore
+
+    settings = resolve({}, {"TL_OTEL_ALERT_EVAL_INTERVAL_S": "0.1", "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"})
+    processor = AlertingSpanProcessor("svc", 1000)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    path = str(tmp_path / "private" / "alerts.sqlite3")
+    engine = AlertEngine(processor, settings, "svc", [], store=LocalAlertStore(path))
+    engine.start()
+    try:
+        requests(tracer, 7, at=time.time() + 3600)  # a bucket the parent keeps (not closed yet)
+        report = tmp_path / "child.json"
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                import threading
+
+                started = processor.window(time.time() + 3600, 60)
+                threads = [t.name for t in threading.enumerate()]
+                requests(tracer, 5, failing=2)
+                engine.stop()
+                report.write_text(json.dumps({"started": len(started), "threads": threads}))
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        child = json.loads(report.read_text())
+        assert child["started"] == 0 and "tl-otel-alerts" in child["threads"]
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("SELECT SUM(total), SUM(errors) FROM counts").fetchone() == (5, 2)
+    finally:
+        engine.stop()

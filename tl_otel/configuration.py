@@ -123,7 +123,11 @@ def _init_alerts(settings: Settings, resource: Any, tracer_provider: Any, logger
     from tl_otel.alerting.setup import build
 
     service = str(resource.attributes.get("service.name", "unknown_service"))
-    processor, engine, problems = build(settings, service, logger_provider)
+    try:
+        processor, engine, problems = build(settings, service, logger_provider)
+    except Exception as exc:  # configuration never fails on alerting: everything else goes on as configured
+        logger.warning("alerting is off: it could not be set up (%s: %s)", type(exc).__name__, exc)
+        return None
     _report(problems, settings.strict)
     tracer_provider.add_span_processor(processor)
     engine.start()

@@ -124,3 +124,11 @@ def broken_task() -> None:
 def fine_task(n: int) -> int:
     logger.info("fine task %d", n)
     return n
+
+
+@celery_app.task(name="bad_input.flaky")
+def flaky_task(n: int, fail: bool) -> int:
+    """Fails when told to (the alerting process-model tests drive a failure rate with it)."""
+    if fail:
+        raise ValueError(f"flaky task {n} failed on purpose")
+    return n

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import queue
 import random
 import re
@@ -25,6 +26,7 @@ import ssl
 import threading
 import time
 import urllib.request
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -75,7 +77,15 @@ class Channel:
         self.stats = ChannelStats()
         self.attempts = attempts
         self.backoff = backoff
-        self._queue: queue.Queue[Notification | None] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._init_state()
+        weak = weakref.WeakMethod(self._init_state)
+        os.register_at_fork(after_in_child=lambda: (method := weak()) and method())
+
+    def _init_state(self) -> None:
+        # Also the after-fork reset: what the parent still had queued is the parent's to send (a child
+        # sending it too would notify twice), and its thread and lock stay with it.
+        self._queue: queue.Queue[Notification | None] = queue.Queue(maxsize=self.queue_size)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._idle = threading.Event()

@@ -3,11 +3,22 @@
 ``on_end`` runs on the application thread: it classifies the span (a few attribute reads) and bumps
 integers in the current bucket under a lock held for that update only. No I/O, no evaluation, and
 nothing raises out of it. It sees every local root span, sampled or not (the sampler records unsampled
-local roots), so counts do not shrink with trace sampling."""
+local roots), so counts do not shrink with trace sampling.
+
+Memory is bounded whether or not this process evaluates: at most ``max_seconds`` buckets are kept (creating
+a bucket past that drops the oldest one, so a process whose evaluation thread is missing still stays flat),
+and at most ``max_keys`` distinct routes, tasks and peers are tracked at a time; spans of any other key are
+counted under ``OVERFLOW`` for their signal (``overflowed`` says how many, the engine warns once).
+
+After a fork the child starts empty: the parent's buckets stay the parent's to report (counting them in
+the child too would double them in the shared store), and the lock is new (another thread may have held
+the parent's at the fork)."""
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from typing import Any
 
 from opentelemetry.context import Context
@@ -23,6 +34,8 @@ TOTAL, ERRORS, SLOW, LIMITED = range(4)
 API, TASK, PEER = "api", "task", "peer"
 _SIGNALS = {SpanKind.SERVER: API, SpanKind.CONSUMER: TASK, SpanKind.CLIENT: PEER}
 _REQUEST_KIND = {API: API_REQUEST, TASK: TASK_RUN}
+OVERFLOW = "(other: over TL_OTEL_ALERT_MAX_KEYS)"
+Buckets = dict[int, dict[tuple[str, str], list[int]]]
 
 
 def peer_of(attributes: Any) -> str | None:
@@ -43,11 +56,21 @@ def peer_of(attributes: Any) -> str | None:
 
 
 class AlertingSpanProcessor(SpanProcessor):
-    def __init__(self, service: str, latency_ms: int) -> None:
+    def __init__(self, service: str, latency_ms: int, max_keys: int = 1000, max_seconds: int = 3600) -> None:
         self.service = service
         self.latency_ns = latency_ms * 1_000_000
+        self.max_keys = max_keys
+        self.max_seconds = max(2, max_seconds)
+        self._init_state()
+        weak = weakref.WeakMethod(self._init_state)
+        os.register_at_fork(after_in_child=lambda: (method := weak()) and method())
+
+    def _init_state(self) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[int, dict[tuple[str, str], list[int]]] = {}
+        self._buckets: Buckets = {}  # in insertion order, which is time order but for late spans
+        # how many buckets hold each (signal, key): the keys tracked now, bounded by max_keys
+        self._tracked: dict[tuple[str, str], int] = {}
+        self.overflowed = 0
         # the last failing (or slow, or 429) span's trace id per (signal, key): "a trace to look at"
         self.example_traces: dict[tuple[str, str], str] = {}
 
@@ -87,13 +110,25 @@ class AlertingSpanProcessor(SpanProcessor):
             key = peer_of(attributes) or span.name
             slow = False
         second = end // 1_000_000_000
+        slot_key = (signal, key)
         with self._lock:
-            bucket = self._buckets.get(second)
+            buckets = self._buckets
+            bucket = buckets.get(second)
             if bucket is None:
-                bucket = self._buckets[second] = {}
-            counts = bucket.get((signal, key))
+                if len(buckets) >= self.max_seconds:  # nobody pruned (no evaluation here): drop the oldest
+                    self._forget(next(iter(buckets)))
+                bucket = buckets[second] = {}
+            counts = bucket.get(slot_key)
             if counts is None:
-                counts = bucket[(signal, key)] = [0, 0, 0, 0]
+                tracked = self._tracked.get(slot_key)
+                if tracked is None and len(self._tracked) >= self.max_keys:
+                    self.overflowed += 1
+                    slot_key = (signal, OVERFLOW)
+                    counts = bucket.get(slot_key)
+                    tracked = self._tracked.get(slot_key)
+                if counts is None:
+                    counts = bucket[slot_key] = [0, 0, 0, 0]
+                    self._tracked[slot_key] = (tracked or 0) + 1
             counts[TOTAL] += 1
             if failed:
                 counts[ERRORS] += 1
@@ -102,12 +137,28 @@ class AlertingSpanProcessor(SpanProcessor):
             if status == 429:
                 counts[LIMITED] += 1
         if (failed or slow or status == 429) and len(self.example_traces) < 10_000:
-            self.example_traces[(signal, key)] = format(span.context.trace_id, "032x")
+            self.example_traces[slot_key] = format(span.context.trace_id, "032x")
+
+    def _forget(self, second: int) -> dict[tuple[str, str], list[int]]:
+        """Remove one bucket and release its keys (called with the lock held)."""
+        bucket = self._buckets.pop(second)
+        tracked = self._tracked
+        for key in bucket:
+            left = tracked[key] - 1
+            if left:
+                tracked[key] = left
+            else:
+                del tracked[key]
+        return bucket
+
+    def tracked_keys(self) -> int:
+        return len(self._tracked)
 
     def reset(self) -> None:
         """Forget every count (the pytest plugin starts each test from nothing)."""
         with self._lock:
             self._buckets.clear()
+            self._tracked.clear()
 
     def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]]:
         """Totals per (signal, key) over the last ``window_s`` seconds; older buckets are discarded."""
@@ -115,7 +166,7 @@ class AlertingSpanProcessor(SpanProcessor):
         totals: dict[tuple[str, str], list[int]] = {}
         with self._lock:
             for second in [s for s in self._buckets if s < oldest]:
-                del self._buckets[second]
+                self._forget(second)
             snapshot = [(key, list(counts)) for bucket in self._buckets.values() for key, counts in bucket.items()]
         for key, counts in snapshot:
             target = totals.setdefault(key, [0, 0, 0, 0])
@@ -123,22 +174,29 @@ class AlertingSpanProcessor(SpanProcessor):
                 target[slot] += counts[slot]
         return totals
 
-    def drain_closed(self, now_s: float) -> dict[int, dict[tuple[str, str], list[int]]]:
-        """Take the buckets of seconds that are over (for the shared store); the current one stays."""
-        current = int(now_s)
+    def drain_closed(self, now_s: float | None = None) -> Buckets:
+        """Take the buckets of seconds that are over (for the shared store); the current one stays. With no
+        ``now_s``, take them all (the process is ending: its last counts go to the store too)."""
         with self._lock:
-            closed = {second: bucket for second, bucket in self._buckets.items() if second < current}
-            for second in closed:
-                del self._buckets[second]
-        return closed
+            seconds = [s for s in self._buckets if now_s is None or s < int(now_s)]
+            return {second: self._forget(second) for second in seconds}
 
-    def restore(self, buckets: dict[int, dict[tuple[str, str], list[int]]]) -> None:
-        """Put drained buckets back (the store did not take them)."""
+    def restore(self, buckets: Buckets, oldest_s: float) -> None:
+        """Put drained buckets back (the store did not take them), except those older than ``oldest_s``."""
         with self._lock:
-            for second, bucket in buckets.items():
-                target = self._buckets.setdefault(second, {})
+            for second, bucket in sorted(buckets.items()):
+                if second < oldest_s:
+                    continue
+                target = self._buckets.get(second)
+                if target is None:
+                    if len(self._buckets) >= self.max_seconds:
+                        continue
+                    target = self._buckets[second] = {}
                 for key, counts in bucket.items():
-                    mine = target.setdefault(key, [0, 0, 0, 0])
+                    mine = target.get(key)
+                    if mine is None:
+                        mine = target[key] = [0, 0, 0, 0]
+                        self._tracked[key] = self._tracked.get(key, 0) + 1
                     for slot in range(4):
                         mine[slot] += counts[slot]
 

@@ -2,7 +2,10 @@
 operations as the local store. Counts live in one hash per second (expiring after the window), the
 lifecycle step runs under a short Redis lock (``SET NX PX``), so exactly one process of the whole service
 sends each notification. If Redis is unreachable, each process evaluates on its own (one warning) and
-rejoins when Redis is back."""
+rejoins when Redis is back.
+
+TLS: a ``rediss://`` URL verifies the server's certificate (system CAs, or ``ca_file`` for a private CA, or
+the URL's own ``ssl_ca_certs``). The URL may carry a password: only the kind of a failure is ever logged."""
 
 from __future__ import annotations
 
@@ -19,10 +22,15 @@ LOCK_MS = 5000
 
 
 class RedisAlertStore:
-    def __init__(self, url: str, service: str, retention_s: float) -> None:
+    def __init__(self, url: str, service: str, retention_s: float, ca_file: str | None = None,
+                 retry_s: float = 30.0) -> None:
         self.url = url
         self.prefix = f"tl-otel:alerts:{service}"
         self.retention_s = int(retention_s) + 60
+        self.retry_s = retry_s
+        self._options: dict[str, Any] = {"socket_timeout": 2, "socket_connect_timeout": 2}
+        if ca_file and url.startswith("rediss://"):
+            self._options["ssl_ca_certs"] = ca_file
         self._client: Any = None
         self._pid = -1
         self._failed_at = 0.0
@@ -30,18 +38,17 @@ class RedisAlertStore:
     def _redis(self) -> Any:
         if self._client is not None and self._pid == os.getpid():
             return self._client
-        if self._failed_at and time.monotonic() - self._failed_at < 30:
+        if self._failed_at and time.monotonic() - self._failed_at < self.retry_s:
             return None
         try:
             import redis
 
-            client = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+            client = redis.Redis.from_url(self.url, **self._options)
             client.ping()
         except Exception as exc:
-            self._failed_at = time.monotonic()
             # The URL may carry a password: only the kind of failure is reported.
-            logger.warning("alert store (Redis) unavailable (%s): evaluating alerts in this process alone",
-                           type(exc).__name__)
+            self._down("alert store (Redis) unavailable (%s): evaluating alerts in this process alone",
+                       type(exc).__name__)
             return None
         if self._failed_at:
             logger.info("alert store (Redis) is back: sharing alert state again")
@@ -50,8 +57,12 @@ class RedisAlertStore:
 
     def _fail(self, exc: Exception) -> None:
         self._client = None
+        self._down("alert store (Redis) failed (%s): evaluating alerts in this process alone", type(exc).__name__)
+
+    def _down(self, message: str, *args: Any) -> None:
+        """One WARNING when Redis goes away; the retries that fail while it stays away are only DEBUG."""
+        (logger.debug if self._failed_at else logger.warning)(message, *args)
         self._failed_at = time.monotonic()
-        logger.warning("alert store (Redis) failed (%s): evaluating alerts in this process alone", type(exc).__name__)
 
     def add_counts(self, buckets: dict[int, dict[tuple[str, str], list[int]]]) -> bool:
         client = self._redis()

@@ -8,6 +8,13 @@
   errors, 5xx, timeouts);
 - ``rate_limit``: any HTTP 429, served or returned by a remote service;
 - ``disk_full``, per path: free space under TL_OTEL_ALERT_DISK_MIN_FREE.
+
+``evaluate`` also returns the evidence that a condition does *not* hold (``holds=False``), because an alert
+resolves on evidence only, never on missing data: a rate under its threshold over at least the minimum
+number of requests; no traffic at all for a whole window ("traffic stopped"); successful calls to a peer;
+a window without 429s; free space above the threshold. A window with too few requests is no evidence
+either way. Evidence of absence (nothing in the window) counts only when the totals are the whole
+service's (``complete``): a process that lost its shared store sees only its own share.
 """
 
 from __future__ import annotations
@@ -33,6 +40,18 @@ class Condition:
     summary: str
     details: list[str] = field(default_factory=list)
     keys: list[tuple[str, str]] = field(default_factory=list)  # the (signal, key) counters behind it
+    holds: bool = True  # False: evidence that it is over (the summary states the resolving value)
+    at_once: bool = False  # evidence covering a whole window already (nothing seen): resolves without waiting
+
+
+def clear(rule: str, key: str, value: float, threshold: float, summary: str, at_once: bool = False) -> Condition:
+    return Condition(rule, key, value, threshold, summary, holds=False, at_once=at_once)
+
+
+def no_calls(peer: str, window_s: float, service: str) -> Condition:
+    """A window without calls to a peer that was down: resolved, saying why."""
+    return clear("remote_down", peer, 0.0, REMOTE_FAILURE_RATIO,
+                 f"remote service {peer}: no calls from {service} in the last {window_s:g} s", at_once=True)
 
 
 def _worst_keys(totals: dict[tuple[str, str], list[int]], signal: str, slot: int) -> list[tuple[str, str]]:
@@ -47,12 +66,18 @@ def _worst(totals: dict[tuple[str, str], list[int]], signal: str, slot: int) -> 
             for sig, key in _worst_keys(totals, signal, slot)]
 
 
-def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: str) -> list[Condition]:
+def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: str,
+             complete: bool = True) -> list[Condition]:
     found: list[Condition] = []
+    window = f"{settings.alert_window_s:g} s"
     for signal, label in SIGNAL_NAMES.items():
         total = sum(c[TOTAL] for (sig, _), c in totals.items() if sig == signal)
+        rules = ("error_rate", "latency") if signal == "api" else ("error_rate",)
+        if total == 0 and complete:
+            found.extend(clear(rule, signal, 0.0, 0.0, f"{_RULE_NAMES[rule]} for {label} of {service}: traffic "
+                               f"stopped, no requests in the last {window}", at_once=True) for rule in rules)
         if total < settings.alert_min_requests:
-            continue
+            continue  # too few to say anything, either way
         errors = sum(c[ERRORS] for (sig, _), c in totals.items() if sig == signal)
         rate = errors / total
         if rate > settings.alert_error_rate:
@@ -60,6 +85,10 @@ def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: s
                                    f"error rate {rate:.1%} > {settings.alert_error_rate:.0%} for {label} of {service}"
                                    f" ({errors} of {total})", _worst(totals, signal, ERRORS),
                                    _worst_keys(totals, signal, ERRORS)))
+        else:
+            found.append(clear("error_rate", signal, rate, settings.alert_error_rate,
+                               f"error rate {rate:.1%} ≤ {settings.alert_error_rate:.0%} for {label} of {service}"
+                               f" ({errors} of {total} in the last {window})"))
         if signal == "api":
             slow = sum(c[SLOW] for (sig, _), c in totals.items() if sig == signal)
             if slow / total > 0.05:
@@ -67,20 +96,36 @@ def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: s
                                        f"p95 response time above {settings.alert_latency_ms} ms for {label} of "
                                        f"{service} ({slow} of {total} slower)", _worst(totals, signal, SLOW),
                                        _worst_keys(totals, signal, SLOW)))
+            else:
+                found.append(clear("latency", signal, slow / total, settings.alert_latency_ms,
+                                   f"p95 response time within {settings.alert_latency_ms} ms for {label} of "
+                                   f"{service} ({slow} of {total} slower in the last {window})"))
     for (signal, key), counts in totals.items():
-        if signal == "peer" and counts[TOTAL] >= REMOTE_MIN_CALLS and \
-                counts[ERRORS] / counts[TOTAL] >= REMOTE_FAILURE_RATIO:
-            found.append(Condition("remote_down", key, counts[ERRORS] / counts[TOTAL], REMOTE_FAILURE_RATIO,
+        if signal != "peer" or not counts[TOTAL]:
+            continue
+        ratio = counts[ERRORS] / counts[TOTAL]
+        if counts[TOTAL] >= REMOTE_MIN_CALLS and ratio >= REMOTE_FAILURE_RATIO:
+            found.append(Condition("remote_down", key, ratio, REMOTE_FAILURE_RATIO,
                                    f"remote service {key} failing: {counts[ERRORS]} of {counts[TOTAL]} calls from "
                                    f"{service}", keys=[(signal, key)]))
+        elif ratio < REMOTE_FAILURE_RATIO:
+            found.append(clear("remote_down", key, ratio, REMOTE_FAILURE_RATIO,
+                               f"remote service {key} answering: {counts[TOTAL] - counts[ERRORS]} of {counts[TOTAL]} "
+                               f"calls from {service} succeeded in the last {window}"))
     limited = sum(c[LIMITED] for c in totals.values())
     if limited:
         where = sorted({key for (sig, key), c in totals.items() if c[LIMITED]})
         found.append(Condition("rate_limit", "service", limited, 0,
                                f"rate limit exceeded: {limited} HTTP 429 in {service}", where[:5],
                                [(sig, key) for (sig, key), c in totals.items() if c[LIMITED]][:5]))
+    elif complete:
+        found.append(clear("rate_limit", "service", 0, 0, f"rate limit: no HTTP 429 in {service} in the last {window}",
+                           at_once=True))
     found.extend(disk_conditions(settings))
     return found
+
+
+_RULE_NAMES = {"error_rate": "error rate", "latency": "p95 response time"}
 
 
 def disk_conditions(settings: Any) -> list[Condition]:
@@ -93,9 +138,10 @@ def disk_conditions(settings: Any) -> list[Condition]:
             continue
         free_pct = usage.free / usage.total * 100 if usage.total else 100.0
         low = free_pct < limit if kind == "percent" else usage.free < limit
+        shown = f"{limit:g}%" if kind == "percent" else f"{limit / 2**30:.1f} GiB"
+        state = f"{path} has {usage.free / 2**30:.1f} GiB free ({free_pct:.1f}%), threshold {shown}"
         if low:
-            shown = f"{limit:g}%" if kind == "percent" else f"{limit / 2**30:.1f} GiB"
-            found.append(Condition("disk_full", path, free_pct, limit,
-                                   f"disk almost full: {path} has {usage.free / 2**30:.1f} GiB free ({free_pct:.1f}%), "
-                                   f"threshold {shown}"))
+            found.append(Condition("disk_full", path, free_pct, limit, f"disk almost full: {state}"))
+        else:
+            found.append(clear("disk_full", path, free_pct, limit, f"disk space back: {state}"))
     return found

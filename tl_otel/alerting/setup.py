@@ -8,7 +8,7 @@ from typing import Any
 from tl_otel.alerting.channels import Channel, EmailChannel, SlackChannel
 from tl_otel.alerting.engine import AlertEngine
 from tl_otel.alerting.processor import AlertingSpanProcessor
-from tl_otel.alerting.store import LocalAlertStore, default_path
+from tl_otel.alerting.store import LocalAlertStore
 
 
 def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
@@ -33,14 +33,23 @@ def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
 
 
 def build(settings: Any, service: str, logger_provider: Any) -> tuple[AlertingSpanProcessor, AlertEngine, list[str]]:
-    processor = AlertingSpanProcessor(service, settings.alert_latency_ms)
+    # Buckets kept at most: the window, plus what may wait between two evaluations.
+    max_seconds = int(settings.alert_window_s + settings.alert_eval_interval_s) + 2
+    processor = AlertingSpanProcessor(service, settings.alert_latency_ms, settings.alert_max_keys, max_seconds)
     channels, problems = build_channels(settings)
-    store: Any = None
+    store = build_store(settings, service)
+    engine = AlertEngine(processor, settings, service, channels, logger_provider, store)
+    return processor, engine, problems
+
+
+def build_store(settings: Any, service: str) -> Any:
+    """The shared store the settings ask for (None: each process alone). Nothing is opened here."""
     if settings.alert_redis_url:
         from tl_otel.alerting.redis_store import RedisAlertStore
 
-        store = RedisAlertStore(settings.alert_redis_url, service, settings.alert_window_s)
-    elif settings.alert_store == "local":
-        store = LocalAlertStore(default_path(service))
-    engine = AlertEngine(processor, settings, service, channels, logger_provider, store)
-    return processor, engine, problems
+        return RedisAlertStore(settings.alert_redis_url, service, settings.alert_window_s,
+                               ca_file=settings.alert_redis_ca_file)
+    if settings.alert_store == "local":
+        return LocalAlertStore(service=service, retention_s=settings.alert_window_s + 60,
+                               slot_s=int(settings.alert_window_s // 60))
+    return None

@@ -291,14 +291,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert_eval_interval_s", Seconds(0.05, 3600.0), 10.0, "How often the rules are evaluated.",
             ("TL_OTEL_ALERT_EVAL_INTERVAL_S",), group="alerts"),
     Setting("alert_store", Choice(("local", "process")), "local",
-            "`local`: the processes of one service on one host share windows and alert state through a SQLite file "
-            "in the temporary directory (one notification per incident, not one per worker); `process`: each "
-            "process alone.",
+            "`local`: the processes of one service on one host (forked or spawned workers, Celery children) share "
+            "windows and alert state through a SQLite file in a directory private to the user "
+            "(`$XDG_RUNTIME_DIR/tl-otel`, else `<tempdir>/tl-otel-<uid>`): one notification per incident, not one "
+            "per worker; `process`: each process alone.",
             ("TL_OTEL_ALERT_STORE",), group="alerts"),
+    Setting("alert_max_keys", IntRange(10, 1_000_000), 1000,
+            "Most distinct routes, tasks and peers each process tracks at a time for alerting; the others are "
+            "counted together under one key per kind (one WARNING says so).",
+            ("TL_OTEL_ALERT_MAX_KEYS",), group="alerts"),
     Setting("alert_redis_url", parse_str, None,
             "Share alert windows and state through Redis across hosts and pods (overrides TL_OTEL_ALERT_STORE); "
-            "needs the redis package (`tl-otel[redis]`, or the application's own).",
+            "`rediss://` for TLS; needs the redis package (`tl-otel[redis]`, or the application's own).",
             ("TL_OTEL_ALERT_REDIS_URL",), secret=True, group="alerts"),
+    Setting("alert_redis_ca_file", parse_str, None,
+            "CA file to verify the alert Redis server's certificate with `rediss://` (a private CA); the system "
+            "CAs otherwise (the URL's `ssl_ca_certs` parameter works too).",
+            ("TL_OTEL_ALERT_REDIS_CA_FILE",), group="alerts"),
     Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),
     Setting("alert_webhook_ca_file", parse_str, None,
