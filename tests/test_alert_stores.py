@@ -149,17 +149,34 @@ def test_a_directory_or_file_planted_by_another_user_is_refused(tmp_path, self_l
     assert "file" in warnings_about_the_store(self_log)[1] and channel.sent_subjects == []
 
 
+def _cover_read_only(directories: list[str]) -> str:
+    """Shell steps that cover each directory with a read-only filesystem, keeping this checkout (and its venv)
+    visible when it lives under one of them (a clone in /tmp, as CI may make)."""
+    steps = []
+    for directory in directories:
+        if not str(REPO).startswith(directory.rstrip("/") + "/"):
+            steps.append(f"mount -t tmpfs -o ro tmpfs {directory}")
+            continue
+        steps += ["mount -t tmpfs tmpfs /mnt", "mkdir /mnt/keep", f"mount --bind {REPO} /mnt/keep",
+                  f"mount -t tmpfs tmpfs {directory}", f"mkdir -p {REPO}", f"mount --bind /mnt/keep {REPO}",
+                  f"mount -o remount,ro {directory}"]
+    return " && ".join(steps) + " || exit 97"
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
                     reason="read-only mounts over every temporary directory need root and unshare")
 def test_no_usable_temporary_directory_configures_everything_and_alerts_per_process(tmp_path):
     """Every directory tempfile tries is on a read-only filesystem (a mount namespace of the test's own)."""
     cwd = tmp_path / "cwd"  # under /tmp: once /tmp is covered, its path (tempfile's last candidate) is unusable
     cwd.mkdir()
-    mounts = " ".join(d for d in ("/tmp", "/var/tmp", "/usr/tmp") if os.path.isdir(d))
-    code = ("import logging, time, tl_otel; tl_otel.configure(instrument=False); "
-            "logging.getLogger('app').warning('app log line'); time.sleep(1.5); print('app went on')")
-    script = (f"cd {cwd} && for d in {mounts}; do mount -t tmpfs -o ro tmpfs $d || exit 97; done; "
-              f"exec {sys.executable} -c \"{code}\"")
+    mounts = [d for d in ("/tmp", "/var/tmp", "/usr/tmp") if os.path.isdir(d)]
+    # The store is looked for on the evaluation thread: the app waits (a generous deadline) until tl-otel has
+    # said what it did about it, rather than sleeping a time a loaded machine may not give that thread.
+    code = ("import logging, threading, tl_otel; said = threading.Event(); "
+            "seen = logging.Handler(); seen.emit = lambda record: 'alert store' in record.getMessage() and said.set(); "
+            "logging.getLogger('tl_otel').addHandler(seen); tl_otel.configure(instrument=False); "
+            "logging.getLogger('app').warning('app log line'); said.wait(60); print('app went on')")
+    script = f"cd {cwd} && {_cover_read_only(mounts)} && exec {sys.executable} -c \"{code}\""
     env = clean_env(TL_OTEL_ALERT_STORE="local", TL_OTEL_ALERT_EVAL_INTERVAL_S="0.2",
                     OTEL_SERVICE_NAME="no-tmp", PYTHONPATH=str(REPO))
     env.pop("TMPDIR", None)
