@@ -9,34 +9,21 @@ Usage: ./run bench alerts-rss."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import types
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind
 
-from examples.processes import REPO
+from benchmarks.git_baseline import module_at
 
 SECONDS, ROUTES, PER_SECOND, WINDOW = 20_000, 1_000, 20, 300
 
 
-def _module_of(ref: str, path: str, name: str) -> types.ModuleType:
-    source = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=REPO, capture_output=True, text=True,
-                            check=True).stdout
-    module = types.ModuleType(name)
-    module.__file__ = f"{ref}:{path}"
-    sys.modules[name] = module
-    exec(compile(source, module.__file__, "exec"), module.__dict__)  # our own history, from git
-    return module
-
-
 def baseline_processor_class(ref: str) -> Any:
     """The AlertingSpanProcessor class as it was at ``ref`` (for before/after comparisons in one run)."""
-    return _module_of(ref, "tl_otel/alerting/processor.py", "baseline_alerting_processor").AlertingSpanProcessor
+    return module_at(ref, "tl_otel/alerting/processor.py", "baseline_alerting_processor").AlertingSpanProcessor
 
 
 def rss_kib() -> int:
@@ -112,7 +99,7 @@ def run() -> None:
     ref = os.environ.get("BENCH_ALERTS_BASELINE")
     if ref:
         processor_class = baseline_processor_class(ref)
-        engine_module = _module_of(ref, "tl_otel/alerting/engine.py", "baseline_alerting_engine")
+        engine_module = module_at(ref, "tl_otel/alerting/engine.py", "baseline_alerting_engine")
         variants.insert(0, (ref, processor_class, engine_module.AlertEngine))
     for name, processor_class, engine_class in variants:
         after_window, final = measure(processor_class, engine_class)

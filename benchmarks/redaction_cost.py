@@ -1,5 +1,6 @@
-"""Redaction cost on the export (dispatcher) thread, the redactor before issue 14 (``baseline_redactor``)
-against the current one, interleaved round by round in one run on identical copies of the items.
+"""Redaction cost on the export (dispatcher) thread, the redactor before issue 14 (loaded from git at
+``BENCH_REDACTION_BASELINE``, default 59f3783) against the current one, interleaved round by round in one
+run on identical copies of the items.
 
 Workloads: today's (the attribute sets the example engine produces - a FastAPI server span with a distinct
 URL per request, an httpx client span with captured headers, a parameterized SQL span, all named ``span``;
@@ -11,6 +12,7 @@ the two columns of one run, not runs with each other."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -25,11 +27,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from benchmarks import baseline_redactor
+from benchmarks.git_baseline import module_at
 from tl_otel.redaction.metrics import redact_metrics_data
 from tl_otel.redaction.redactor import Redactor
 
 ROUNDS = 7
+BASELINE = "59f3783"  # the redactor before issue 14
 SPANS = 3000
 SECRETS = ["phc_benchmarkkey1234567890", "https://hooks.slack.com/services/T1/B1/xyz123456"]
 
@@ -138,7 +141,8 @@ def _timed(work: Callable[[], None]) -> float:
 
 
 def run() -> None:
-    old = baseline_redactor.Redactor(secrets=SECRETS)
+    baseline = os.environ.get("BENCH_REDACTION_BASELINE", BASELINE)
+    old = module_at(baseline, "tl_otel/redaction/redactor.py", "baseline_redactor").Redactor(secrets=SECRETS)
     new = Redactor(secrets=SECRETS)
     results: dict[str, dict[str, list[float]]] = {}
     offset = 0
