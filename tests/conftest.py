@@ -93,3 +93,20 @@ def built_wheel(tmp_path_factory) -> BuiltWheel:
                            check=True, capture_output=True, text=True, timeout=300)
     [wheel] = out.glob("tl_otel-*.whl")
     return BuiltWheel(wheel, built.stdout + built.stderr)
+
+
+@pytest.fixture
+def self_log():
+    """tl-otel's own log records (its logger does not propagate, so caplog does not see them)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(logging.DEBUG)
+    logging.getLogger("tl_otel").addHandler(handler)
+    yield records
+    logging.getLogger("tl_otel").removeHandler(handler)

@@ -27,22 +27,6 @@ SETTINGS = {"TL_OTEL_ALERT_WINDOW_S": "60", "TL_OTEL_ALERT_MIN_REQUESTS": "20", 
             "TL_OTEL_ALERT_REPEAT_S": "100000", "TL_OTEL_ALERT_DISK_MIN_FREE": "1b"}
 
 
-@pytest.fixture
-def self_log():
-    import logging
-
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Keep(logging.DEBUG)
-    logging.getLogger("tl_otel").addHandler(handler)
-    yield records
-    logging.getLogger("tl_otel").removeHandler(handler)
-
-
 def process(store, service: str = "svc", channel: Recorded | None = None):
     """One worker process of a service: its own processor, engine and store handle (and a channel, which
     several may share to keep the order of what they sent)."""

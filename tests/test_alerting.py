@@ -250,23 +250,6 @@ def test_unreachable_redis_falls_back_to_evaluating_alone(alerting):
     assert tick(engine, channel, now + 6)[0].startswith("[FIRING] error rate")
 
 
-@pytest.fixture
-def self_log():
-    """tl-otel's own log records (its logger does not propagate, so caplog does not see them)."""
-    import logging
-
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Keep(logging.DEBUG)
-    logging.getLogger("tl_otel").addHandler(handler)
-    yield records
-    logging.getLogger("tl_otel").removeHandler(handler)
-
-
 def fire(tracer, engine, channel, now, failing=20):
     requests(tracer, 100, failing=failing, at=now)
     tick(engine, channel, now)
