@@ -93,17 +93,21 @@ def redact_metrics_data(redactor: Redactor, data: MetricsData) -> MetricsData:
     if not redactor.enabled:
         return data
     resources = [_resource_metrics(redactor, item) for item in data.resource_metrics]
-    if all(a is b for a, b in zip(resources, data.resource_metrics, strict=True)):
+    if _all_unchanged(resources, data.resource_metrics):
         return data
     return MetricsData(resource_metrics=resources)
+
+
+def _all_unchanged(redacted: list[Any], originals: Any) -> bool:
+    """Each level is rebuilt only when something below it changed: the collection stays the SDK's own objects."""
+    return all(a is b for a, b in zip(redacted, originals, strict=True))
 
 
 def _resource_metrics(redactor: Redactor, item: ResourceMetrics) -> ResourceMetrics:
     resource = redactor.redact_resource(item.resource)
     scopes = [_scope_metrics(redactor, scope) for scope in item.scope_metrics]
     schema_url = redactor.scrub_text(item.schema_url) if item.schema_url else item.schema_url
-    if resource is item.resource and schema_url is item.schema_url and all(
-            a is b for a, b in zip(scopes, item.scope_metrics, strict=True)):
+    if resource is item.resource and schema_url is item.schema_url and _all_unchanged(scopes, item.scope_metrics):
         return item
     return ResourceMetrics(resource=resource, scope_metrics=scopes, schema_url=schema_url)
 
@@ -112,8 +116,7 @@ def _scope_metrics(redactor: Redactor, item: ScopeMetrics) -> ScopeMetrics:
     scope = redactor.redact_scope(item.scope)
     metrics = [_metric(redactor, metric) for metric in item.metrics]
     schema_url = redactor.scrub_text(item.schema_url) if item.schema_url else item.schema_url
-    if scope is item.scope and schema_url is item.schema_url and all(
-            a is b for a, b in zip(metrics, item.metrics, strict=True)):
+    if scope is item.scope and schema_url is item.schema_url and _all_unchanged(metrics, item.metrics):
         return item
     return ScopeMetrics(scope=scope, metrics=metrics, schema_url=schema_url)
 
