@@ -23,6 +23,7 @@ from tl_otel.exception_context import LocalRootLinker
 from tl_otel.exporter_selection import load_exporters, log_companions, selected_exporters
 from tl_otel.log_records import release_context
 from tl_otel.logging_bridge import OTelLogHandler, install
+from tl_otel.pipeline import log_record, span_record
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
 from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
@@ -46,6 +47,10 @@ quiet_repeat_configure = False
 # Exporters flagged with this attribute also receive spans the sampler did not sample (they still
 # reach tl-otel's processors as record-only local roots), e.g. business events that must not shrink.
 ACCEPTS_UNSAMPLED = "tl_otel_accepts_unsampled"
+# Exporters flagged with this attribute read the dispatcher's compact records (tl_otel.pipeline.span_record,
+# tl_otel.pipeline.log_record) instead of the SDK's ReadableSpans and log records, and may offer
+# ``wants(record)``: only the records it keeps reach its destination.
+READS_RECORDS = "tl_otel_reads_records"
 
 
 def current_runtime() -> Runtime | None:
@@ -72,13 +77,23 @@ def _report(problems: Sequence[str], strict: bool) -> None:
         logger.warning(problem)
 
 
-def _destinations(signal: str, exporters: list[tuple[str, Any]], capacity: int) -> list[Destination]:
+def _destinations(signal: str, exporters: list[tuple[str, Any]], capacity: int, batch_size: int,
+                  schedule_delay: float) -> list[Destination]:
     destinations = []
     for name, exporter in exporters:
+        reads_records = bool(getattr(exporter, READS_RECORDS, False))
         accepts = None
         if signal == "traces" and not getattr(exporter, ACCEPTS_UNSAMPLED, False):
-            accepts = _is_sampled
-        destinations.append(Destination(f"{signal}-{name}", exporter, capacity, accepts))
+            accepts = span_record.is_sampled if reads_records else _is_sampled
+        wants = getattr(exporter, "wants", None) if reads_records else None
+        if wants is not None:
+            accepts = wants if accepts is None else (lambda item, sampled=accepts, wants=wants:
+                                                     sampled(item) and wants(item))
+        # The dispatcher hands over small batches (fanout.RELEASE_AT); an exporter that is not tl-otel's
+        # (OTLP: one request per export) still gets batches of up to the batch size, as a
+        # BatchSpanProcessor would give it.
+        destinations.append(Destination(f"{signal}-{name}", exporter, capacity, accepts, takes_records=reads_records,
+                                        batch_items=batch_size, linger=schedule_delay))
     return destinations
 
 
@@ -86,9 +101,10 @@ def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, A
     limits = SpanLimits(max_attribute_length=settings.attribute_value_length_limit)
     provider = TracerProvider(resource=resource, sampler=_sampler(settings), shutdown_on_exit=False,
                               span_limits=limits)
-    fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size),
+    fanout = Fanout("spans", _destinations("traces", exporters, settings.span_queue_size, settings.span_batch_size,
+                                           settings.span_schedule_delay),
                     settings.span_queue_size, settings.span_batch_size, settings.span_schedule_delay,
-                    prepare=redactor.redact_span)
+                    prepare=redactor.redact_span, record=span_record.from_span)
     provider.add_span_processor(LocalRootLinker())  # first: an exception recorded in on_start's span knows its root
     # A span exporter may need data only the application's thread has at a span's start or end (Scout:
     # memory, allocation counters, stacks); it offers a span processor, added first so that what it
@@ -104,9 +120,11 @@ def _init_traces(settings: Settings, resource: Any, exporters: list[tuple[str, A
 
 def _init_logs(settings: Settings, resource: Any, exporters: list[tuple[str, Any]], redactor: Redactor):
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    fanout = Fanout("logs", _destinations("logs", exporters, settings.log_queue_size),
+    fanout = Fanout("logs", _destinations("logs", exporters, settings.log_queue_size, settings.log_batch_size,
+                                          settings.log_schedule_delay),
                     settings.log_queue_size, settings.log_batch_size, settings.log_schedule_delay,
-                    prepare=lambda record: (redactor.redact_log(record), release_context(record)))
+                    prepare=lambda record: (redactor.redact_log(record), release_context(record)),
+                    record=log_record.from_log)
     provider.add_log_record_processor(FanoutLogRecordProcessor(fanout, settings.shutdown_timeout))
     _logs.set_logger_provider(provider)
     handler = None

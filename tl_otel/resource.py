@@ -49,3 +49,25 @@ def build_resource(settings: Any, redactor: Any = None) -> Resource:
         return resource
     # OTEL_RESOURCE_ATTRIBUTES is free text: a token pasted into it would ride on every item.
     return Resource(redactor.redact_resource_attributes(resource.attributes), resource.schema_url)
+
+
+_identities: dict[int, tuple[Any, Any]] = {}
+# A forked child keeps the parent's resource object (tl-otel rewrites its process.pid in the child): the
+# cache built in the parent must not answer for it.
+os.register_at_fork(after_in_child=_identities.clear)
+
+
+def identity(resource: Any) -> tuple[Any, Any]:
+    """``service.name`` and ``process.pid`` of a resource, looked up once per resource object (every record of
+    a provider shares one; BoundedAttributes lookups go through the Mapping ABC)."""
+    if resource is None:
+        return None, None
+    key = id(resource)
+    try:
+        return _identities[key]
+    except KeyError:
+        if len(_identities) > 64:
+            _identities.clear()
+        attributes = resource.attributes
+        found = _identities[key] = (attributes.get("service.name"), attributes.get("process.pid"))
+        return found

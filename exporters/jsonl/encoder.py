@@ -14,7 +14,6 @@ to it). Without orjson, ``json`` writes every line."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -141,23 +140,3 @@ def encode_line_json(fields: dict[str, Any]) -> bytes:
         return _SURROGATES.sub("\ufffd", text).encode("utf-8") + b"\n"
 
 
-_identities: dict[int, tuple[Any, Any]] = {}
-# A forked child keeps the parent's resource object (tl-otel rewrites its process.pid in the child): the
-# cache built in the parent must not answer for it.
-os.register_at_fork(after_in_child=_identities.clear)
-
-
-def identity(resource: Any) -> tuple[Any, Any]:
-    """``service.name`` and ``process.pid`` of a resource, looked up once per resource object (every record of
-    a provider shares one; BoundedAttributes lookups go through the Mapping ABC)."""
-    if resource is None:
-        return None, None
-    key = id(resource)
-    try:
-        return _identities[key]
-    except KeyError:
-        if len(_identities) > 64:
-            _identities.clear()
-        attributes = resource.attributes
-        found = _identities[key] = (attributes.get("service.name"), attributes.get("process.pid"))
-        return found

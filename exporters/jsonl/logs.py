@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
 from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
@@ -16,15 +15,25 @@ from tl_otel.exporters.jsonl.encoder import (
     add_attributes,
     clean_value,
     encode_line,
-    identity,
     level_name,
     rfc3339,
 )
+from tl_otel.pipeline.log_record import (
+    ATTRIBUTES,
+    BODY,
+    PID,
+    SCOPE,
+    SERVICE,
+    SEVERITY,
+    SPAN_HEX,
+    TIMESTAMP,
+    TRACE_HEX,
+    from_log,
+)
 
 
-def _levelno(severity_number: Any) -> int:
+def _levelno(value: int) -> int:
     # OTel severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
-    value = getattr(severity_number, "value", 0) or 0
     if value >= 21:
         return 50
     if value >= 17:
@@ -37,6 +46,9 @@ def _levelno(severity_number: Any) -> int:
 
 
 class JsonLogExporter(LineExporter, LogRecordExporter):
+    # Works from tl-otel's log records (tl_otel.pipeline.log_record).
+    tl_otel_reads_records = True
+
     def __init__(self, options: JsonLinesOptions | None = None) -> None:
         self.options = options or JsonLinesOptions.from_environment()
 
@@ -44,25 +56,24 @@ class JsonLogExporter(LineExporter, LogRecordExporter):
     def from_settings(cls, settings: Any) -> JsonLogExporter:
         return cls(JsonLinesOptions.from_settings(settings))
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
         return LogRecordExportResult.SUCCESS if self._write_batch(batch) else LogRecordExportResult.FAILURE
 
-    def _line(self, data: Any) -> tuple[int, bytes]:
+    def _line(self, item: Any) -> tuple[int, bytes]:
+        """One line for a log record (tl-otel's compact record, or an SDK log record)."""
         max_length = self.options.max_value_length
-        record = data.log_record
-        levelno = _levelno(record.severity_number)
-        scope = data.instrumentation_scope
-        service, pid = identity(data.resource)
+        record = item if type(item) is tuple else from_log(item)
+        levelno = _levelno(record[SEVERITY])
         fields: dict[str, Any] = {
-            "timestamp": rfc3339(record.timestamp or record.observed_timestamp),
+            "timestamp": rfc3339(record[TIMESTAMP]),
             "level": level_name(levelno),
             "type": "log",
-            "logger": scope.name if scope else "",
-            "message": clean_value(record.body, max_length),
-            "trace_id": format(record.trace_id, "032x") if record.trace_id else None,
-            "span_id": format(record.span_id, "016x") if record.span_id else None,
-            "service.name": service,
-            "process.pid": pid,
+            "logger": record[SCOPE],
+            "message": clean_value(record[BODY], max_length),
+            "trace_id": record[TRACE_HEX],
+            "span_id": record[SPAN_HEX],
+            "service.name": record[SERVICE],
+            "process.pid": record[PID],
         }
-        add_attributes(fields, record.attributes, max_length)
+        add_attributes(fields, record[ATTRIBUTES], max_length)
         return levelno, encode_line(fields)

@@ -11,18 +11,37 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tl_otel.exporters.jsonl.base import JsonLinesOptions, LineExporter
-from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, identity, rfc3339
-from tl_otel.span_attributes import of_span
+from tl_otel.exporters.jsonl.encoder import add_attributes, clean_value, encode_line, rfc3339
+from tl_otel.pipeline.span_record import (
+    ATTRIBUTES,
+    END,
+    EVENT_ATTRIBUTES,
+    EVENT_NAME,
+    EVENTS,
+    KIND,
+    NAME,
+    PARENT_HEX,
+    PID,
+    SCOPE,
+    SERVICE,
+    SPAN_HEX,
+    START,
+    STATUS,
+    STATUS_DESCRIPTION,
+    TRACE_HEX,
+    as_record,
+)
 from tl_otel.span_names import without_query
 
-_NOTABLE_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.PRODUCER}
-_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
-_KIND = {kind: kind.name.lower() for kind in SpanKind}
+_NOTABLE_KINDS = frozenset(kind.value for kind in (SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT,
+                                                    SpanKind.PRODUCER))
+_ERROR = StatusCode.ERROR.value
+_STATUS = {status.value: status.name.lower() for status in StatusCode}
+_KIND = {kind.value: kind.name.lower() for kind in SpanKind}
 
 
 SLOW_DB_CALL_MS = 100.0
@@ -31,19 +50,24 @@ SLOW_DB_CALL_MS = 100.0
 HANDOFF_PREFIX = "tl_otel.scout."
 
 
-def is_notable(span: ReadableSpan) -> bool:
-    if span.status.status_code is StatusCode.ERROR:
+def is_notable(span: Any) -> bool:
+    """Whether a span gets a line (a span record, or an SDK span)."""
+    record = as_record(span)
+    if record[STATUS] == _ERROR:
         return True
-    attributes = of_span(span)
-    if span.kind in _NOTABLE_KINDS:
-        if span.kind is SpanKind.CLIENT and ("db.system" in attributes or "db.system.name" in attributes):
-            duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-            return duration_ms >= SLOW_DB_CALL_MS
+    attributes = record[ATTRIBUTES]
+    kind = record[KIND]
+    if kind in _NOTABLE_KINDS:
+        if kind == SpanKind.CLIENT.value and ("db.system" in attributes or "db.system.name" in attributes):
+            return (record[END] - record[START]) / 1e6 >= SLOW_DB_CALL_MS
         return True
     return "engine.id" in attributes
 
 
 class JsonSpanExporter(LineExporter, SpanExporter):
+    # Works from tl-otel's span records (tl_otel.pipeline.span_record), and receives only the spans it writes.
+    tl_otel_reads_records = True
+
     def __init__(self, options: JsonLinesOptions | None = None) -> None:
         self.options = options or JsonLinesOptions.from_environment()
 
@@ -51,41 +75,42 @@ class JsonSpanExporter(LineExporter, SpanExporter):
     def from_settings(cls, settings: Any) -> JsonSpanExporter:
         return cls(JsonLinesOptions.from_settings(settings))
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def wants(self, record: tuple[Any, ...]) -> bool:
+        return is_notable(record)
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
         return SpanExportResult.SUCCESS if self._write_batch(spans) else SpanExportResult.FAILURE
 
-    def _line(self, span: ReadableSpan) -> tuple[int, bytes] | None:
-        if not is_notable(span):
+    def _line(self, span: Any) -> tuple[int, bytes] | None:
+        record = as_record(span)
+        if not is_notable(record):
             return None
         max_length = self.options.max_value_length
-        context = span.context
-        error = span.status.status_code is StatusCode.ERROR
-        level = logging.ERROR if error else logging.INFO
-        start, end = span.start_time or 0, span.end_time or 0
-        service, pid = identity(span.resource)
+        error = record[STATUS] == _ERROR
+        start, end = record[START], record[END]
         fields: dict[str, Any] = {
             "timestamp": rfc3339(start),
             "level": "ERROR" if error else "INFO",
             "type": "span",
-            "logger": span.instrumentation_scope.name if span.instrumentation_scope else "",
-            "message": clean_value(without_query(span.name), max_length),
-            "trace_id": format(context.trace_id, "032x") if context else None,
-            "span_id": format(context.span_id, "016x") if context else None,
-            "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
-            "service.name": service,
-            "process.pid": pid,
-            "span.kind": _KIND[span.kind],
+            "logger": record[SCOPE],
+            "message": clean_value(without_query(record[NAME]), max_length),
+            "trace_id": record[TRACE_HEX],
+            "span_id": record[SPAN_HEX],
+            "parent_span_id": record[PARENT_HEX],
+            "service.name": record[SERVICE],
+            "process.pid": record[PID],
+            "span.kind": _KIND[record[KIND]],
             "duration_ms": round((end - start) / 1e6, 3) if end and start else None,
-            "status": _STATUS[span.status.status_code],
+            "status": _STATUS[record[STATUS]],
         }
-        if span.status.description:
-            fields["status_message"] = clean_value(span.status.description, max_length)
-        attributes = of_span(span)
+        if record[STATUS_DESCRIPTION]:
+            fields["status_message"] = clean_value(record[STATUS_DESCRIPTION], max_length)
+        attributes = record[ATTRIBUTES]
         add_attributes(fields, attributes, max_length)
         for key in [key for key in attributes if key.startswith(HANDOFF_PREFIX)]:
             fields.pop(key, None)
-        for event in span.events:
-            if event.name == "exception":
-                add_attributes(fields, event.attributes, max_length)
+        for event in record[EVENTS]:
+            if event[EVENT_NAME] == "exception":
+                add_attributes(fields, event[EVENT_ATTRIBUTES], max_length)
                 break
-        return level, encode_line(fields)
+        return (logging.ERROR if error else logging.INFO), encode_line(fields)

@@ -20,17 +20,33 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
-
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from typing import Any, Protocol
 
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
-from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
+from tl_otel.pipeline.span_record import EVENT_ATTRIBUTES, EVENT_NAME, EVENT_TIME, SpanRecord, views
+from tl_otel.request_kinds import API_REQUEST, TASK_RUN
 from tl_otel.safe_values import to_jsonable
-from tl_otel.span_attributes import first, of_span
+from tl_otel.span_attributes import first
 from tl_otel.span_names import without_query
 from tl_otel.task_outcome import task_run_outcome
+
+
+class SpanIds(Protocol):
+    """What an event needs of what it comes from: a span record, or a log record's ids."""
+
+    @property
+    def trace_id(self) -> int: ...
+    @property
+    def trace_hex(self) -> str: ...
+    @property
+    def span_hex(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def end_time(self) -> int: ...
+    @property
+    def failed(self) -> bool: ...
+
 
 _NAMESPACE = uuid.UUID("6f1d7c1e-3c52-4c55-9a53-6f4b0a3a7e21")
 MAX_PROPERTY_LENGTH = 8192
@@ -46,12 +62,12 @@ class MappingOptions:
     lib_version: str
 
 
-def event_uuid(trace_id: int, span_id: int, event: str, extra: str = "") -> str:
+def event_uuid(trace_hex: str, span_hex: str, event: str, extra: str = "") -> str:
     """The same span gives the same uuid on every re-send, so PostHog can recognise a retry.
 
     A name-based UUID (version 5 layout) over a BLAKE2 digest: deterministic like uuid5, several times
     cheaper than building it through the uuid module."""
-    digest = hashlib.blake2b(f"{trace_id:032x}{span_id:016x}{event}{extra}".encode(), digest_size=16,
+    digest = hashlib.blake2b(f"{trace_hex}{span_hex}{event}{extra}".encode(), digest_size=16,
                              key=_NAMESPACE.bytes).hexdigest()
     variant = "89ab"[int(digest[16], 16) & 3]
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
@@ -75,10 +91,6 @@ def clean_properties(properties: dict[str, Any]) -> dict[str, Any]:
 def iso(time_ns: int | None) -> str:
     moment = datetime.fromtimestamp((time_ns or 0) / 1e9, tz=timezone.utc)
     return moment.isoformat()
-
-
-def _duration_ms(span: ReadableSpan) -> float:
-    return round(((span.end_time or 0) - (span.start_time or 0)) / 1e6, 3)
 
 
 class SpanMapper:
@@ -105,11 +117,10 @@ class SpanMapper:
         properties["$process_person_profile"] = False
         return f"service:{self.options.service}"
 
-    def _event(self, name: str, span: Any, attributes: Mapping[str, Any], properties: dict[str, Any],
+    def _event(self, name: str, span: SpanIds, attributes: Mapping[str, Any], properties: dict[str, Any],
                timestamp: int | None = None, uuid_extra: str = "") -> dict[str, Any]:
-        context = span.context
-        properties["$trace_id"] = format(context.trace_id, "032x")
-        properties["$span_id"] = format(context.span_id, "016x")
+        properties["$trace_id"] = span.trace_hex
+        properties["$span_id"] = span.span_hex
         properties["service"] = self.options.service
         properties["$lib"] = "tl-otel"
         properties["$lib_version"] = self.options.lib_version
@@ -118,50 +129,49 @@ class SpanMapper:
         return {
             "event": name,
             "distinct_id": distinct_id,
-            "uuid": event_uuid(context.trace_id, context.span_id, name, uuid_extra),
+            "uuid": event_uuid(span.trace_hex, span.span_hex, name, uuid_extra),
             "timestamp": iso(timestamp or span.end_time),
             "properties": clean_properties(properties),
         }
 
     # -- built-in mappings ------------------------------------------------------------------------
-    def _api_request(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _api_request(self, span: SpanRecord, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
         route = first(attributes, "http.route") or ""
         if route and self._excluded(route):
             return None
         status_code = first(attributes, "http.response.status_code", "http.status_code")
-        failed = span.status.status_code is StatusCode.ERROR or (
-            isinstance(status_code, int) and status_code >= 500)
+        failed = span.failed or (isinstance(status_code, int) and status_code >= 500)
         rate = self.options.api_request_sample_rate
         # Decided by trace id: a re-sent span keeps its decision, a trace is all in or all out.
-        if not failed and rate < 1.0 and zlib.crc32(span.context.trace_id.to_bytes(16, "big")) / 0xFFFFFFFF >= rate:
+        if not failed and rate < 1.0 and zlib.crc32(span.trace_id.to_bytes(16, "big")) / 0xFFFFFFFF >= rate:
             return None
         properties = {
             "method": first(attributes, "http.request.method", "http.method"),
             "route": route or None,
             "path": first(attributes, "url.path", "http.target"),
             "status_code": status_code,
-            "duration_ms": _duration_ms(span),
+            "duration_ms": span.duration_ms,
             "success": not failed,
         }
         if properties["path"]:
             properties["path"] = str(properties["path"]).split("?", 1)[0]
         return self._event("api_request", span, attributes, properties)
 
-    def _worker_task(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    def _worker_task(self, span: SpanRecord, attributes: Mapping[str, Any]) -> dict[str, Any]:
         properties = {
             "task_name": first(attributes, "celery.task_name") or span.name.split("/", 1)[-1],
             "task_id": first(attributes, "messaging.message.id"),
             "queue": first(attributes, "messaging.destination", "messaging.destination.name") or "unknown",
-            "status": task_run_outcome(attributes, span.status.status_code),
+            "status": task_run_outcome(attributes, span.status_code),
             "state": first(attributes, "celery.state"),
             "retries": int(first(attributes, "celery.retries") or 0),
-            "duration_ms": _duration_ms(span),
+            "duration_ms": span.duration_ms,
         }
         return self._event("worker_task", span, attributes, properties)
 
-    def _engine(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    def _engine(self, span: SpanRecord, attributes: Mapping[str, Any]) -> dict[str, Any]:
         status = attributes.get("engine.status")
-        if status == "failed" or span.status.status_code is StatusCode.ERROR:
+        if status == "failed" or span.failed:
             event, status = "engine_failed", "failed"
         elif status == "cancelled":
             # Stopped from outside (asyncio cancellation): not a failure of the engine.
@@ -171,26 +181,25 @@ class SpanMapper:
         properties = {key: value for key, value in attributes.items() if "." not in key}
         properties.update({
             "engine_id": attributes.get("engine.id"),
-            "duration_ms": _duration_ms(span),
+            "duration_ms": span.duration_ms,
             "status": status,
         })
         if status == "failed":
             properties["error_type"] = attributes.get("error.type")
         return self._event(event, span, attributes, properties)
 
-    def exception_event(self, span: Any, attributes: Mapping[str, Any], event_attributes: Mapping[str, Any],
+    def exception_event(self, span: SpanIds, attributes: Mapping[str, Any], event_attributes: Mapping[str, Any],
                         timestamp: int | None, handled: bool | None = None) -> dict[str, Any] | None:
         exc_type = str(event_attributes.get("exception.type") or "Exception")
         message = str(event_attributes.get("exception.message") or "")
         stacktrace = str(event_attributes.get("exception.stacktrace") or "")
-        key = occurrence_key(span.context.trace_id, exc_type, message, stacktrace)
+        key = occurrence_key(span.trace_id, exc_type, message, stacktrace)
         if not self.seen_exceptions.first_time(key):
             return None
         if handled is None:
             # exception.escaped is unreliable (the SDK records escaping exceptions with "False"); an
             # exception that ended its span in error got out of the code the span covers.
-            status = getattr(span, "status", None)
-            handled = status is None or status.status_code is not StatusCode.ERROR
+            handled = not span.failed
         properties = {
             "$exception_list": exception_list(exc_type, message, stacktrace, handled),
             "$exception_level": "error",
@@ -212,7 +221,7 @@ class SpanMapper:
         return (rule["event"], rule.get("span_name"), attribute or None, expected or None,
                 dict(rule.get("properties", {})))
 
-    def _user_events(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def _user_events(self, span: SpanRecord, attributes: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         for event, name_glob, attribute, expected, property_map in self._rules:
             if name_glob is not None and not fnmatch.fnmatchcase(span.name, name_glob):
                 continue
@@ -222,34 +231,42 @@ class SpanMapper:
                 if expected is not None and str(attributes[attribute]) != expected:
                     continue
             properties = {prop: attributes.get(source) for prop, source in property_map.items()}
-            properties["duration_ms"] = _duration_ms(span)
-            properties["status"] = "failed" if span.status.status_code is StatusCode.ERROR else "success"
+            properties["duration_ms"] = span.duration_ms
+            properties["status"] = "failed" if span.failed else "success"
             yield self._event(event, span, attributes, properties)
 
     # -- entry -------------------------------------------------------------------------------------
-    def events(self, spans: Sequence[ReadableSpan]) -> list[dict[str, Any]]:
+    def wants(self, record: tuple[Any, ...]) -> bool:
+        """Whether a span can give an event: a request or task run, an engine run, an exception, or a span a
+        user rule may match. Anything else never reaches this destination."""
+        span = SpanRecord(record)
+        return bool(span.request_kind in (API_REQUEST, TASK_RUN) or span.events or self._rules
+                    or "engine.id" in span.attributes)
+
+    def events(self, spans: Sequence[Any]) -> list[dict[str, Any]]:
+        """Events for span records (or SDK spans)."""
         out: list[dict[str, Any]] = []
         # Children end before their parents, so end-time order puts the innermost recording of an
         # exception first: that one is sent, the later ones are recognised as the same occurrence.
-        for span in sorted(spans, key=lambda item: item.end_time or 0):
-            attributes = of_span(span)
-            sampled = span.context.trace_flags.sampled
+        for span in sorted(views(spans), key=lambda item: item.end_time):
+            attributes = span.attributes
             for event in span.events:
-                if event.name == "exception":
-                    translated = self.exception_event(span, attributes, event.attributes or {}, event.timestamp)
+                if event[EVENT_NAME] == "exception":
+                    translated = self.exception_event(span, attributes, event[EVENT_ATTRIBUTES] or {},
+                                                      event[EVENT_TIME])
                     if translated is not None:
                         out.append(translated)
             built = None
             if "engine.id" in attributes:
                 built = self._engine(span, attributes)
             else:
-                kind = kind_of(span, attributes)
+                kind = span.request_kind
                 if kind == API_REQUEST:
                     built = self._api_request(span, attributes)
                 elif kind == TASK_RUN:
                     built = self._worker_task(span, attributes)
             if built is not None:
                 out.append(built)
-            if self._rules and sampled is not None:
+            if self._rules:
                 out.extend(self._user_events(span, attributes))
         return out

@@ -23,6 +23,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from tl_otel.pipeline.span_record import END, SpanRecord, views
 from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
 from tl_otel.span_attributes import first, of_span
 
@@ -43,35 +44,23 @@ class AssemblyStats:
 
 @dataclass
 class Assembled:
-    root: Any
-    descendants: list[Any] = field(default_factory=list)
-
-
-def is_local_root(span: Any) -> bool:
-    return span.parent is None or span.parent.is_remote
-
-
-def is_request_root(span: Any) -> bool:
-    """A local root that is a Scout request (an API request or a task run, ``tl_otel.request_kinds``; a
-    WebSocket session or a long-lived route is not one, as scout_apm's own integrations send no request for
-    them), whether or not Scout will receive it (see ``is_unrouted``)."""
-    return kind_of(span) in (API_REQUEST, TASK_RUN)
-
-
-def is_unrouted(span: Any) -> bool:
-    """A web request no route matched: the router's own 404/405, no ``http.route``. A server without a
-    router never sets ``http.route`` either; its other responses are still requests (only the router's
-    refusals are dropped, so an app with no router does not lose every request)."""
-    return _is_unrouted(span.kind, of_span(span))
+    root: SpanRecord
+    descendants: list[SpanRecord] = field(default_factory=list)
 
 
 def is_sent_to_scout(span: Any) -> bool:
-    """The one test of whether a finished local root becomes a Scout request."""
+    """The one test of whether a finished local root (an SDK span, on the application's thread) becomes a
+    Scout request: an API request or a task run (``tl_otel.request_kinds``; a WebSocket session or a
+    long-lived route is not one, as scout_apm's own integrations send no request for them) that a route
+    matched (see ``_is_unrouted``)."""
     attributes = of_span(span)
     return kind_of(span, attributes) in (API_REQUEST, TASK_RUN) and not _is_unrouted(span.kind, attributes)
 
 
 def _is_unrouted(kind: SpanKind, attributes: Mapping[str, Any]) -> bool:
+    """A web request no route matched: the router's own 404/405, no ``http.route``. A server without a
+    router never sets ``http.route`` either; its other responses are still requests (only the router's
+    refusals are dropped, so an app with no router does not lose every request)."""
     if kind is not SpanKind.SERVER or "http.route" in attributes:
         return False
     return first(attributes, "http.response.status_code", "http.status_code") in UNROUTED_STATUSES
@@ -82,8 +71,9 @@ class RequestAssembler:
         self.window = window
         self.max_spans = max_spans
         self.stats = AssemblyStats()
-        # span_id -> (span, arrival time); insertion order is arrival order, for eviction
-        self._waiting: OrderedDict[tuple[int, int], tuple[Any, float]] = OrderedDict()
+        # span_id -> (span record, arrival time); insertion order is arrival order, for eviction. The records
+        # are plain tuples the garbage collector stops tracking (tl_otel.pipeline.span_record), not views.
+        self._waiting: OrderedDict[tuple[int, int], tuple[tuple[Any, ...], float]] = OrderedDict()
         self._children: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._sent_roots: OrderedDict[tuple[int, int], None] = OrderedDict()
 
@@ -92,36 +82,37 @@ class RequestAssembler:
         return trace_id, span_id
 
     def add(self, spans: list[Any]) -> list[Assembled]:
+        """Span records (or SDK spans) in end order → the requests whose roots arrived."""
         now = time.monotonic()
         ready: list[Assembled] = []
-        for span in spans:
-            context = span.context
-            if is_local_root(span):
-                descendants = self._take_descendants(self._key(context.trace_id, context.span_id))
-                if is_unrouted(span):
+        for span in views(spans):
+            trace_id, span_id = span.trace_id, span.span_id
+            if span.is_local_root:
+                descendants = self._take_descendants(self._key(trace_id, span_id))
+                if _is_unrouted(span.kind, span.attributes):
                     self.stats.unrouted += 1
-                elif is_request_root(span):
+                elif span.request_kind in (API_REQUEST, TASK_RUN):
                     if len(descendants) > MAX_SPANS_PER_REQUEST:
                         self.stats.truncated += len(descendants) - MAX_SPANS_PER_REQUEST
                         descendants = descendants[-MAX_SPANS_PER_REQUEST:]
                     ready.append(Assembled(span, descendants))
                     self.stats.requests += 1
-                    self._remember_root(context.trace_id, context.span_id)
+                    self._remember_root(trace_id, span_id)
                 else:
                     self.stats.not_request += len(descendants)
                 continue
-            parent_key = self._key(context.trace_id, span.parent.span_id)
+            parent_key = self._key(trace_id, span.parent_span_id)
             if self._is_sent_root_or_under_one(parent_key):
                 self.stats.late += 1
                 continue
-            key = self._key(context.trace_id, context.span_id)
-            self._waiting[key] = (span, now)
+            key = self._key(trace_id, span_id)
+            self._waiting[key] = (span.data, now)
             self._children.setdefault(parent_key, []).append(key)
         self._evict(now)
         return ready
 
-    def _take_descendants(self, root_key: tuple[int, int]) -> list[Any]:
-        collected: list[Any] = []
+    def _take_descendants(self, root_key: tuple[int, int]) -> list[SpanRecord]:
+        collected: list[tuple[Any, ...]] = []
         stack = list(self._children.pop(root_key, ()))
         while stack:
             key = stack.pop()
@@ -130,8 +121,8 @@ class RequestAssembler:
                 collected.append(entry[0])
             stack.extend(self._children.pop(key, ()))
         # Completion order (children before parents), as Scout's own agent sends them.
-        collected.sort(key=lambda span: span.end_time or 0)
-        return collected
+        collected.sort(key=lambda record: record[END])
+        return [SpanRecord(record) for record in collected]
 
     def _remember_root(self, trace_id: int, span_id: int) -> None:
         self._sent_roots[(trace_id, span_id)] = None

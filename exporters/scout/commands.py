@@ -15,7 +15,6 @@ from tl_otel.exporters.scout.assembly import Assembled
 from tl_otel.exporters.scout.capture import ALLOCATIONS_START, ALLOCATIONS_STOP, MEM_DELTA, STACK
 from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
 from tl_otel.safe_values import to_jsonable
-from tl_otel.span_attributes import of_span
 
 _UTC = dt.timezone.utc
 _JSON_SAFE = (str, int, float, bool, type(None))
@@ -94,9 +93,8 @@ def build(request: Assembled) -> dict[str, Any]:
     """The ``BatchCommand`` message. Built as plain dicts, each timestamp formatted once per span, with
     exactly the shapes of scout_apm's command classes (tests compare them with ``.message()``)."""
     root = request.root
-    root_context = root.context
-    request_id = _uuid("req", root_context.trace_id >> 64, root_context.span_id)
-    root_attributes = of_span(root)
+    request_id = _uuid("req", root.trace_id >> 64, root.span_id)
+    root_attributes = root.attributes
     started = _iso(root.start_time)
     commands: list[dict[str, Any]] = [{"StartRequest": {"timestamp": started, "request_id": request_id}}]
     tags = request_tags(root, root_attributes)
@@ -108,18 +106,17 @@ def build(request: Assembled) -> dict[str, Any]:
                                         "value": tag_value(value)}})
 
     # Spans Scout has no equivalent of are left out; their children go to the nearest kept ancestor.
-    dropped = {span.context.span_id: span.parent.span_id for span in request.descendants if is_noise_span(span)}
-    trace_high = root_context.trace_id
-    root_span_id = _uuid("span", trace_high, root_context.span_id)
+    dropped = {span.span_id: span.parent_span_id for span in request.descendants if is_noise_span(span)}
+    trace_high = root.trace_id
+    root_span_id = _uuid("span", trace_high, root.span_id)
     for span in request.descendants:
-        context = span.context
-        if context.span_id in dropped:
+        if span.span_id in dropped:
             continue
-        parent = span.parent.span_id
+        parent = span.parent_span_id
         while parent in dropped:
             parent = dropped[parent]
-        span_id = _uuid("span", trace_high, context.span_id)
-        attributes = of_span(span)
+        span_id = _uuid("span", trace_high, span.span_id)
+        attributes = span.attributes
         operation, tags = span_operation(span, attributes)
         tags.update(measured_tags(attributes))
         span_start = _iso(span.start_time)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tl_otel.exporters.scout.agent_client import CoreAgentClient
@@ -22,6 +22,10 @@ _rate_limited = RateLimitedLog()
 
 
 class ScoutSpanExporter(SpanExporter):
+    # Works from tl-otel's span records (tl_otel.pipeline.span_record): request trees wait for their roots
+    # as tuples the garbage collector does not track.
+    tl_otel_reads_records = True
+
     def __init__(self, client: CoreAgentClient, assembler: RequestAssembler | None = None,
                  allocations: bool = False) -> None:
         self.client = client
@@ -46,7 +50,7 @@ class ScoutSpanExporter(SpanExporter):
         stacks), taken by a span processor that runs before spans are handed to the destinations."""
         return ScoutCaptureProcessor(allocations=self.allocations)
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
         for request in self.assembler.add(list(spans)):
             try:
                 message = build(request)

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind
 from scout_apm.core.queue_time import _convert_ambiguous_timestamp_to_ns
 from scout_apm.core.web_requests import create_filtered_path
 
+from tl_otel.pipeline.span_record import SpanRecord
 from tl_otel.redaction import MARKER
 from tl_otel.span_attributes import first
 from tl_otel.span_names import without_query
@@ -127,7 +128,7 @@ def queue_time_ns(attributes: Mapping[str, Any], request_start_ns: int) -> int |
     return int(request_start_ns - start_ns)
 
 
-def request_tags(span: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def request_tags(span: SpanRecord, attributes: Mapping[str, Any]) -> dict[str, Any]:
     tags: dict[str, Any] = {}
     if span.kind is SpanKind.SERVER:
         target = str(first(attributes, "http.target", "url.path") or "")
@@ -147,13 +148,13 @@ def request_tags(span: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
         if queued is not None:
             tags["scout.queue_time_ns"] = queued
         status = first(attributes, "http.response.status_code", "http.status_code")
-        failed = (isinstance(status, int) and status >= 500) or span.status.status_code is StatusCode.ERROR
+        failed = (isinstance(status, int) and status >= 500) or span.failed
     else:
         task_id = attributes.get("messaging.message.id")
         if task_id:
             tags["task_id"] = task_id
         tags["queue"] = first(attributes, "messaging.destination", "messaging.destination.name") or "unknown"
-        failed = span.status.status_code is StatusCode.ERROR
+        failed = span.failed
     if failed:
         tags["error"] = "true"
     return tags

@@ -66,14 +66,23 @@ class Destination:
         exporter: BatchExporter,
         capacity: int,
         accepts: Callable[[Any], bool] | None = None,
+        takes_records: bool = False,
+        batch_items: int = 0,
+        linger: float = 0.0,
     ) -> None:
+        """``takes_records``: the exporter reads the fanout's compact records instead of SDK objects.
+        ``batch_items`` / ``linger``: join batches up to that many items, waiting up to ``linger`` seconds,
+        when the exporter does not say what it prefers (see PREFERRED_BATCH_ITEMS)."""
         self.name = name
         self.exporter = exporter
         self.capacity = capacity
         self.accepts = accepts
+        self.takes_records = takes_records
         self.stats = DestinationStats()
-        self.batch_target = min(int(getattr(exporter, PREFERRED_BATCH_ITEMS, 0) or 0), capacity // 2)
-        self.linger = float(getattr(exporter, BATCH_LINGER, 0.0) or 0.0)
+        preferred = getattr(exporter, PREFERRED_BATCH_ITEMS, None)
+        self.batch_target = min(int(preferred if preferred is not None else batch_items) or 0, capacity // 2)
+        preferred_linger = getattr(exporter, BATCH_LINGER, None)
+        self.linger = float(preferred_linger if preferred_linger is not None else linger) or 0.0
         self._init_state()
         weak = weakref.WeakMethod(self._after_fork_in_child)
         os.register_at_fork(after_in_child=lambda: (method := weak()) and method())

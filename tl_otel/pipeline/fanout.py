@@ -2,7 +2,12 @@
 
 ``offer`` is what runs on the application thread: a length check and one deque append, whatever the
 number of destinations. A dispatcher thread moves items from that queue to every destination in
-batches; destinations export on their own threads."""
+batches; destinations export on their own threads.
+
+On the dispatcher, each item is prepared once (redaction) and, for the span pipeline, turned once into the
+compact record tl-otel's own exporters read (``tl_otel.pipeline.span_record``); destinations whose exporter
+reads records get those, any other exporter gets the SDK's objects. Once every destination that wants the
+SDK object has it, nothing holds it: it is released as soon as the dispatcher has passed."""
 
 from __future__ import annotations
 
@@ -19,6 +24,13 @@ from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.loss import LossMonitor
 
+# The dispatcher is woken when this many items wait (or the batch size, if smaller), not only every
+# schedule delay: under load, SDK spans and log records are then released (or made into records the garbage
+# collector does not track) within a few requests, before the collector promotes them to the oldest
+# generation, where they would bring on full collections. Destinations still join what they receive into
+# larger batches when their exporter prefers them (Destination: preferred_batch_items, batch_linger).
+RELEASE_AT = 64
+
 
 class Fanout:
     def __init__(
@@ -29,14 +41,20 @@ class Fanout:
         batch_size: int,
         schedule_delay: float,
         prepare: Callable[[Any], None] | None = None,
+        record: Callable[[Any], Any] | None = None,
     ) -> None:
         self.name = name
         # Runs once per item on the dispatcher thread before any destination sees it (redaction).
         self.prepare = prepare
+        # Makes the compact record that destinations with ``takes_records`` receive instead of the item
+        # (only when one of them does).
+        self.record = record if any(d.takes_records for d in destinations) else None
         self.dropped_unprepared = 0
+        self.dropped_unreadable = 0
         self.destinations = list(destinations)
         self.capacity = capacity
         self.batch_size = batch_size
+        self.wake_at = min(batch_size, RELEASE_AT)
         # 0 means "export as soon as possible"; a floor keeps the dispatcher from spinning.
         self.schedule_delay = max(schedule_delay, 0.005)
         self.dropped = 0
@@ -71,7 +89,7 @@ class Fanout:
             self.dropped_after_shutdown += 1
             return
         items.append(item)
-        if len(items) >= self.batch_size:
+        if len(items) >= self.wake_at:
             self._wake.set()
 
     def _count_drop(self) -> None:
@@ -88,7 +106,8 @@ class Fanout:
             self._poll_losses()
 
     def _loss_counters(self) -> dict[str, int]:
-        return {"queue full": self.dropped, "could not be redacted": self.dropped_unprepared}
+        return {"queue full": self.dropped, "could not be redacted": self.dropped_unprepared,
+                "could not be read into a record": self.dropped_unreadable}
 
     def _poll_losses(self) -> None:
         now = time.monotonic()
@@ -108,8 +127,9 @@ class Fanout:
                 self.accepted += len(batch)
                 if self.prepare is not None:
                     batch = self._prepared(batch)
+                records = self._records(batch) if self.record is not None else batch
                 for destination in self.destinations:
-                    destination.offer(batch)
+                    destination.offer(records if destination.takes_records else batch)
 
     def _prepared(self, batch: list[Any]) -> list[Any]:
         prepare = self.prepare
@@ -122,6 +142,21 @@ class Fanout:
                 self.dropped_unprepared += 1
                 continue
             kept.append(item)
+        return kept
+
+    def _records(self, batch: list[Any]) -> list[Any]:
+        record = self.record
+        try:
+            return [record(item) for item in batch]  # type: ignore[misc]
+        except Exception:
+            pass
+        # One item the reader cannot take (a span class of its own, say) costs only itself.
+        kept = []
+        for item in batch:
+            try:
+                kept.append(record(item))  # type: ignore[misc]
+            except Exception:
+                self.dropped_unreadable += 1
         return kept
 
     # -- lifecycle -------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""The compact form of a finished span that tl-otel's own exporters work from.
+
+Made once per span on the dispatcher thread, after redaction (:func:`from_span`), and handed to every
+tl-otel destination instead of the SDK's span, which is then released at once. What the destinations
+share is computed here, once: ids as hex, the request kind (``tl_otel.request_kinds``), the service and
+pid of the resource, the exception events.
+
+Why a plain tuple of plain values: CPython's collector stops tracking an exact tuple whose items it does
+not track (str, int, float, bool, None, dicts and tuples of those) the first time a collection meets it.
+Records waiting in a destination's queue (PostHog joins batches for up to a second; Scout holds a request's
+children until its root ends) therefore never reach the oldest generation and never bring on full
+collections; an SDK span is about ten tracked objects that would. A namedtuple or a class with
+``__slots__`` would stay tracked for its whole life, which is why the fields are positions.
+
+:class:`SpanRecord` is a view over one record for readable exporter code: exporters make views while they
+export (they die young) and keep only the tuples. Records are read-only: the attributes dict is the SDK
+span's own, shared with any other exporter that received the span."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+from tl_otel.request_kinds import kind_of
+from tl_otel.resource import identity
+
+(NAME, KIND, TRACE_ID, SPAN_ID, PARENT_SPAN_ID, PARENT_IS_REMOTE, SAMPLED, START, END, STATUS, STATUS_DESCRIPTION,
+ SCOPE, ATTRIBUTES, EVENTS, TRACE_HEX, SPAN_HEX, PARENT_HEX, REQUEST_KIND, SERVICE, PID) = range(20)
+# An event in EVENTS: (name, timestamp, attributes).
+EVENT_NAME, EVENT_TIME, EVENT_ATTRIBUTES = range(3)
+
+_KINDS = {kind.value: kind for kind in SpanKind}
+_STATUSES = {status.value: status for status in StatusCode}
+
+
+def _plain_attributes(attributes: Any) -> Any:
+    inner = getattr(attributes, "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return dict(attributes) if attributes else {}
+
+
+def from_span(span: Any) -> tuple[Any, ...]:
+    """The record of a ReadableSpan (or of anything with its interface)."""
+    context = span.context
+    parent = span.parent
+    status = span.status
+    scope = span.instrumentation_scope
+    events = span.events
+    service, pid = identity(span.resource)
+    return (
+        span.name,
+        span.kind.value,
+        context.trace_id,
+        context.span_id,
+        parent.span_id if parent is not None else None,
+        bool(parent is not None and parent.is_remote),
+        bool(context.trace_flags.sampled),
+        span.start_time or 0,
+        span.end_time or 0,
+        status.status_code.value,
+        status.description,
+        scope.name if scope is not None else "",
+        _plain_attributes(span._attributes if hasattr(span, "_attributes") else span.attributes),
+        tuple((event.name, event.timestamp, _plain_attributes(event.attributes)) for event in events) if events
+        else (),
+        format(context.trace_id, "032x"),
+        format(context.span_id, "016x"),
+        format(parent.span_id, "016x") if parent is not None else None,
+        kind_of(span),
+        service,
+        pid,
+    )
+
+
+def is_sampled(record: tuple[Any, ...]) -> bool:
+    return record[SAMPLED]
+
+
+def _field(index: int) -> Any:
+    return property(lambda view: view.data[index])
+
+
+class SpanRecord:
+    """A view over one record, with the names of ReadableSpan where the meaning is the same."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: tuple[Any, ...]) -> None:
+        self.data = data
+
+    name: str = _field(NAME)  # type: ignore[assignment]
+    trace_id: int = _field(TRACE_ID)  # type: ignore[assignment]
+    span_id: int = _field(SPAN_ID)  # type: ignore[assignment]
+    parent_span_id: int | None = _field(PARENT_SPAN_ID)  # type: ignore[assignment]
+    sampled: bool = _field(SAMPLED)  # type: ignore[assignment]
+    start_time: int = _field(START)  # type: ignore[assignment]
+    end_time: int = _field(END)  # type: ignore[assignment]
+    status_description: str | None = _field(STATUS_DESCRIPTION)  # type: ignore[assignment]
+    scope_name: str = _field(SCOPE)  # type: ignore[assignment]
+    attributes: Mapping[str, Any] = _field(ATTRIBUTES)  # type: ignore[assignment]
+    events: tuple[tuple[str, int, Mapping[str, Any]], ...] = _field(EVENTS)  # type: ignore[assignment]
+    trace_hex: str = _field(TRACE_HEX)  # type: ignore[assignment]
+    span_hex: str = _field(SPAN_HEX)  # type: ignore[assignment]
+    parent_hex: str | None = _field(PARENT_HEX)  # type: ignore[assignment]
+    request_kind: str | None = _field(REQUEST_KIND)  # type: ignore[assignment]
+    service: Any = _field(SERVICE)  # type: ignore[assignment]
+    pid: Any = _field(PID)  # type: ignore[assignment]
+
+    @property
+    def kind(self) -> SpanKind:
+        return _KINDS[self.data[KIND]]
+
+    @property
+    def status_code(self) -> StatusCode:
+        return _STATUSES[self.data[STATUS]]
+
+    @property
+    def failed(self) -> bool:
+        return self.data[STATUS] == StatusCode.ERROR.value
+
+    @property
+    def is_local_root(self) -> bool:
+        data = self.data
+        return data[PARENT_SPAN_ID] is None or data[PARENT_IS_REMOTE]
+
+    @property
+    def duration_ms(self) -> float:
+        data = self.data
+        return round((data[END] - data[START]) / 1e6, 3)
+
+    def exception_events(self) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
+        for event in self.data[EVENTS]:
+            if event[EVENT_NAME] == "exception":
+                yield event
+
+    def __repr__(self) -> str:
+        return f"SpanRecord({self.data[NAME]!r}, {self.data[SPAN_HEX]})"
+
+
+def as_record(item: Any) -> tuple[Any, ...]:
+    """A record as it is, or the record of an SDK span (an exporter used on its own, outside tl-otel's
+    pipeline, or called directly in a test, still takes ReadableSpans)."""
+    return item if type(item) is tuple else from_span(item)
+
+
+def views(items: Iterable[Any]) -> list[SpanRecord]:
+    return [SpanRecord(item if type(item) is tuple else from_span(item)) for item in items]
+
+
