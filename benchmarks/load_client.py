@@ -5,7 +5,7 @@ server, not the client, is what the machine spends its CPU on.
 
 Output on stdout: the line ``start`` when the measured window opens (the benchmark reads the server's CPU
 then), and when it closes one JSON line: requests completed inside the window, the window's length, and
-latency percentiles of those requests."""
+latency percentiles of those requests, and the client's own CPU per request."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class Window:
         self.opened = time.perf_counter() + warmup
         self.closes = self.opened + duration
         self.latencies: list[float] = []
+        self.cpu_at_open = 0.0
 
 
 async def connection(port: int, counter: itertools.count, window: Window) -> None:
@@ -51,6 +52,7 @@ async def connection(port: int, counter: itertools.count, window: Window) -> Non
 
 async def announce_start(window: Window) -> None:
     await asyncio.sleep(max(0.0, window.opened - time.perf_counter()))
+    window.cpu_at_open = time.process_time()
     print("start", flush=True)
 
 
@@ -61,9 +63,11 @@ def percentile(ordered: list[float], fraction: float) -> float:
 async def load(port: int, connections: int, warmup: float, duration: float) -> dict[str, float]:
     window, counter = Window(warmup, duration), itertools.count()
     await asyncio.gather(announce_start(window), *(connection(port, counter, window) for _ in range(connections)))
+    client_cpu = time.process_time() - window.cpu_at_open
     ordered = sorted(window.latencies)
+    # The client's own CPU per request, to see it is small beside the server's (both share the machine).
     return {"requests": len(ordered), "seconds": duration, "p50_ms": percentile(ordered, 0.50) * 1000,
-            "p99_ms": percentile(ordered, 0.99) * 1000}
+            "p99_ms": percentile(ordered, 0.99) * 1000, "client_cpu_us": client_cpu / max(len(ordered), 1) * 1e6}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,4 +127,4 @@ def measure(variant: Variant, bin_dir: Path, peers: dict[str, str], warmup: floa
     return {"requests": load["requests"], "rps": load["requests"] / load["seconds"], "cpu_us": cpu / requests * 1e6,
             "threads_us": {group: seconds / requests * 1e6 for group, seconds in split.items()},
             "full_gcs_per_1k": (gcs_after - gcs_before) / requests * 1000,
-            "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"]}
+            "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"], "client_cpu_us": load["client_cpu_us"]}
