@@ -1,111 +1,110 @@
-"""FastAPI request path under load on loopback: plain app vs upstream instrumentation with no exporter
-vs tl-otel with its JSON exporters. Reports requests/s, server CPU time per request (all threads, from
-/proc) and client-side p50/p99 latency, interleaving the variants round by round."""
+"""``./run bench requests``: the FastAPI request path of issue #16 under load, as server CPU per request.
+
+The app (benchmarks/app.py: one sync route, one SQLAlchemy query on SQLite, one log line) is served by uvicorn
+in one process per variant, in the bench venv (``.venv-bench``, with the logging instrumentation a bootstrapped
+service has); 8 keep-alive connections from a separate load-client process drive it for a fixed window after
+a warm-up; the peers (PostHog capture, fake Scout core agent, Slack webhook) run in a third process. Every
+round runs every variant once, in an order rotated each round, on a fresh server; ratios are paired within a
+round, summarised as the median over a run's rounds, then as the median over runs."""
 
 from __future__ import annotations
 
-import http.client
-import os
-import statistics
-import subprocess
+import argparse
+import json
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
-from examples.processes import BIN, REPO, free_port, wait_http
+from benchmarks import bench_venv, request_report
+from benchmarks.paired import rotated
+from benchmarks.peers import Peers
+from benchmarks.request_server import Variant, measure
 
-TICKS = os.sysconf("SC_CLK_TCK")
+VARIANTS = [
+    Variant("plain", "plain"),
+    Variant("upstream, no exporter", "upstream"),
+    Variant("tl-otel, json", "tl-otel"),
+    Variant("tl-otel, all + alerts", "tl-otel", destinations=True),
+    Variant("scout_apm native", "scout"),
+    Variant("upstream +5 spans", "upstream", child_spans=5),
+    Variant("upstream +20 spans", "upstream", child_spans=20),
+    Variant("tl-otel all +5 spans", "tl-otel", destinations=True, child_spans=5),
+    Variant("tl-otel all +20 spans", "tl-otel", destinations=True, child_spans=20),
+]
 
+# What must arrive at the peers, per variant: a variant that silently exports nothing would price nothing.
+EXPORTS_TO_PEERS = {
+    **{variant.name: ("posthog_events", "scout_batches") for variant in VARIANTS if variant.destinations},
+    **{variant.name: ("scout_batches",) for variant in VARIANTS if variant.server == "scout"},
+}
 
-def variants(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
-    uvicorn = [str(BIN / "uvicorn"), "benchmarks.app:app", "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning", "--no-access-log"]
-    return {
-        "plain": (uvicorn, {}),
-        "upstream, no exporter": ([sys.executable, "-m", "benchmarks.upstream_launch", str(port)], {}),
-        "tl-otel, json": ([str(BIN / "opentelemetry-instrument"), *uvicorn], {}),
-        "tl-otel, all + alerts": ([str(BIN / "opentelemetry-instrument"), *uvicorn], ALL_DESTINATIONS),
-        # scout_apm's allocation counter hooks every allocation of the process (TL_OTEL_SCOUT_ALLOCATIONS)
-        "tl-otel, all + allocations": ([str(BIN / "opentelemetry-instrument"), *uvicorn],
-                                       {**ALL_DESTINATIONS, "TL_OTEL_SCOUT_ALLOCATIONS": "true"}),
-    }
-
-
-# PostHog to a local capture server, Scout to a fake core agent, JSON lines, alerting with a webhook: filled
-# in by run() once the peers are up (they live in this process, so the server's CPU is its own).
-ALL_DESTINATIONS: dict[str, str] = {}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime, all threads
-
-
-def load(port: int, requests: int) -> list[float]:
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    latencies = []
-    for index in range(requests):
-        started = time.perf_counter()
-        connection.request("GET", f"/items/{index}")
-        response = connection.getresponse()
-        response.read()
-        latencies.append(time.perf_counter() - started)
-    connection.close()
-    return latencies
+# tl-otel evaluates its alert rules (and writes the default alert store, a SQLite file) every 10 s, the first time
+# 10 s after start: a measured window that ends earlier holds none of that work, which every request pays for.
+ALERT_EVAL_INTERVAL_S = 10.0
 
 
-def measure(command: list[str], port: int, requests: int, **extra_env: str) -> dict[str, float]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "TL_OTEL_"))}
-    env.update(PYTHONPATH=str(REPO), OTEL_SERVICE_NAME="bench", OTEL_METRICS_EXPORTER="none", **extra_env)
-    server = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def delivered(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    events = sum(after["posthog_events"].values()) - sum(before["posthog_events"].values())
+    return {"posthog_events": events, "scout_batches": after["scout_batches"] - before["scout_batches"],
+            "webhooks": after["webhooks"] - before["webhooks"]}
+
+
+def one_round(variants: list[Variant], round_index: int, bin_dir: Path, peers: Peers, warmup: float,
+              duration: float) -> dict[str, dict[str, Any]]:
+    results = {}
+    for variant in rotated(variants, round_index):
+        counts = peers.counts()
+        result = measure(variant, bin_dir, peers.addresses, warmup, duration)
+        result["delivered"] = delivered(counts, peers.counts())  # whole server life, warm-up included
+        results[variant.name] = result
+        print(f"  round {round_index + 1}: {variant.name:24s} {result['cpu_us']:7.0f} µs/req"
+              f" {result['rps']:6.0f} req/s", file=sys.stderr, flush=True)
+    return results
+
+
+def selected(filters: str | None) -> list[Variant]:
+    if not filters:
+        return VARIANTS
+    wanted = [text.strip() for text in filters.split(",") if text.strip()]
+    return [variant for variant in VARIANTS if any(text in variant.name for text in wanted)]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="./run bench requests", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per run (every variant once per round)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; each ratio is the median of the runs' medians")
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per server")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before the measured window")
+    parser.add_argument("--variants", help="comma-separated substrings of variant names to run")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str] | None = None) -> None:
+    options = parse(argv or [])
+    variants = selected(options.variants)
+    if not variants:
+        raise SystemExit(f"no variant matches {options.variants!r}")
+    bin_dir = bench_venv.ensure()
+    peers = Peers()
+    runs: list[list[dict[str, dict[str, Any]]]] = []
     try:
-        wait_http(f"http://127.0.0.1:{port}/items/0", timeout=30)
-        load(port, 200)  # warm-up
-        cpu_before, started = cpu_seconds(server.pid), time.perf_counter()
-        latencies = load(port, requests)
-        elapsed, cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu_before
+        for run_index in range(options.runs):
+            runs.append([one_round(variants, run_index * options.rounds + round_index, bin_dir, peers,
+                                   options.warmup, options.duration) for round_index in range(options.rounds)])
     finally:
-        server.terminate()
-        server.wait(30)
-    latencies.sort()
-    return {
-        "rps": requests / elapsed,
-        "cpu_us": cpu / requests * 1e6,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
+        peers.stop()
+    result = request_report.summarise([variant.name for variant in variants], runs)
+    result["settings"] = {"rounds": options.rounds, "runs": options.runs, "duration_s": options.duration,
+                          "warmup_s": options.warmup, "connections": 8}
+    request_report.show(result, EXPORTS_TO_PEERS)
+    if options.warmup + options.duration < ALERT_EVAL_INTERVAL_S:
+        print(f"note: the measured window ends before tl-otel's first alert evaluation ({ALERT_EVAL_INTERVAL_S:g} s"
+              " after start): the alert store's work is not in it; --duration 10 or more includes it")
+    if options.json:
+        options.json.write_text(json.dumps(result, indent=2))
+        print(f"results written to {options.json}")
 
 
-def run(rounds: int = 5, requests: int = 3000) -> None:
-    import tempfile
-
-    from examples.peers.fake_core_agent import FakeCoreAgent
-    from examples.peers.posthog_capture import PostHogCapture
-    from examples.peers.webhook import WebhookReceiver
-
-    capture, hook = PostHogCapture(), WebhookReceiver()
-    agent = FakeCoreAgent(os.path.join(tempfile.mkdtemp(prefix="tl-otel-bench-"), "agent.sock"))
-    ALL_DESTINATIONS.update({
-        "POSTHOG_API_KEY": "phc_benchmark_key_000000", "POSTHOG_HOST": capture.url, "SCOUT_KEY": "bench-key",
-        "SCOUT_CORE_AGENT_SOCKET_PATH": agent.address, "SCOUT_CORE_AGENT_LAUNCH": "false", "TL_OTEL_ALERTS": "true",
-        "TL_OTEL_ALERT_SLACK_WEBHOOK_URL": hook.url, "TL_OTEL_ALERT_STORE": "process"})
-    results: dict[str, list[dict[str, float]]] = {}
-    try:
-        for _ in range(rounds):
-            port = free_port()
-            for name, (command, extra_env) in variants(port).items():
-                results.setdefault(name, []).append(measure(command, port, requests, **extra_env))
-    finally:
-        capture.stop()
-        agent.stop()
-        hook.stop()
-    print(f"\nFastAPI request path: {rounds} interleaved rounds x {requests} sequential keep-alive requests")
-    base = statistics.median(r["cpu_us"] for r in results["plain"])
-    upstream = statistics.median(r["cpu_us"] for r in results["upstream, no exporter"])
-    print(f"{'variant':24s} {'req/s':>8s} {'CPU µs/req':>11s} {'vs plain':>9s} {'vs upstream':>12s}"
-          f" {'p50 ms':>7s} {'p99 ms':>7s}")
-    for name, rows in results.items():
-        cpu = statistics.median(r["cpu_us"] for r in rows)
-        print(f"{name:24s} {statistics.median(r['rps'] for r in rows):8.0f} {cpu:11.0f} {cpu / base:8.2f}x"
-              f" {cpu / upstream:11.2f}x {statistics.median(r['p50_ms'] for r in rows):7.2f}"
-              f" {statistics.median(r['p99_ms'] for r in rows):7.2f}")
+if __name__ == "__main__":
+    run(sys.argv[1:])

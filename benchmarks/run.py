@@ -1,5 +1,6 @@
-"""``./run bench``: every benchmark, each comparing variants interleaved in one run and reporting ratios
-(this machine is noisy; no result here is a pass/fail)."""
+"""``./run bench [NAME ...] [OPTIONS]``: every benchmark, each comparing variants interleaved in one run and
+reporting ratios (this machine is noisy; no result here is a pass/fail). Options after the names go to the
+named benchmarks that take them (``spans``, ``requests``), e.g. ``./run bench requests --rounds 1``."""
 
 from __future__ import annotations
 
@@ -20,34 +21,36 @@ from benchmarks import (
     wire_costs,
 )
 
+DEFAULT = ["spans", "logs", "posthog", "scout", "scout-capture", "alerts", "redaction", "wire", "requests", "startup"]
+# In the order they run; the ones that take options get the arguments after the names.
+BENCHMARKS = {
+    "spans": span_cost.run, "logs": json_logs.run, "posthog": posthog_delivery.run, "scout": scout_translation.run,
+    "scout-capture": scout_capture.run, "alerts": alerting_cost.run,
+    "alerts-rss": alerting_rss.run,  # a forked child through 20,000 simulated seconds: only when asked for
+    "redaction": redaction_cost.run, "wire": wire_costs.run,
+    "rss": hung_backends_rss.run,  # ten minutes by default: only when asked for
+    "requests": request_path.run, "startup": startup.run,
+}
+TAKES_OPTIONS = {"spans", "requests"}
 
-def main() -> None:
-    which = set(sys.argv[1:]) or {"spans", "requests", "logs", "posthog", "scout", "scout-capture", "alerts",
-                                  "redaction", "wire", "startup"}
-    if "spans" in which:
-        span_cost.run()
-    if "logs" in which:
-        json_logs.run()
-    if "posthog" in which:
-        posthog_delivery.run()
-    if "scout" in which:
-        scout_translation.run()
-    if "scout-capture" in which:
-        scout_capture.run()
-    if "alerts" in which:
-        alerting_cost.run()
-    if "alerts-rss" in which:  # a forked child through 20,000 simulated seconds: only when asked for
-        alerting_rss.run()
-    if "redaction" in which:
-        redaction_cost.run()
-    if "wire" in which:
-        wire_costs.run()
-    if "rss" in which:  # ten minutes by default: only when asked for
-        hung_backends_rss.run()
-    if "requests" in which:
-        request_path.run()
-    if "startup" in which:
-        startup.run()
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    split = next((index for index, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:split], argv[split:]
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    which = set(names) or set(DEFAULT)
+    if options and not which <= TAKES_OPTIONS:
+        raise SystemExit(f"options ({' '.join(options)}) are for {' and '.join(sorted(TAKES_OPTIONS))} only: "
+                         "name them alone, e.g. ./run bench requests --rounds 1")
+    for name, benchmark in BENCHMARKS.items():
+        if name in which:
+            if name in TAKES_OPTIONS:
+                benchmark(options)
+            else:
+                benchmark()
 
 
 if __name__ == "__main__":

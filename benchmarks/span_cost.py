@@ -1,24 +1,35 @@
-"""Per-span cost on the application thread: the bare SDK (no processor; BatchSpanProcessor + no-op
-exporter) vs tl-otel's pipeline (one append per span, three no-op destinations) vs tl-otel configured with
-every destination on (JSON lines to /dev/null, PostHog to a local capture server, Scout to a fake core
-agent) and alerting, interleaved. Reported as the application thread's
-own CPU time per span (exporters run on other threads) and as wall time."""
+"""``./run bench spans``: per-span cost on the application thread (issue #16, item 2). A burst of SERVER spans
+through the bare SDK (no processor; BatchSpanProcessor + no-op exporter), tl-otel's pipeline (one append per
+span, three no-op destinations) and tl-otel configured with every destination on (JSON lines to /dev/null,
+PostHog to a local capture server, Scout to a fake core agent, both in a separate peers process) and alerting.
+Reported as the application thread's own CPU time per span (exporters run on other threads), wall time per span
+and full GC collections during the burst; the ratios to SDK + BatchSpanProcessor are paired within a round
+(order rotated every round, every variant flushed after its burst), as the median over a run's rounds and the
+median of several runs' medians."""
 
 from __future__ import annotations
 
+import argparse
+import gc
 import statistics
 import time
+from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON
 from opentelemetry.trace import SpanKind
 
+from benchmarks.paired import ratio, rotated, summary
+from benchmarks.peers import Peers
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
 from tl_otel.pipeline.processors import FanoutSpanProcessor
 from tl_otel.sampling import LocalRootRecordingSampler
+
+BSP, ALL = "SDK + BatchSpanProcessor", "tl-otel, all destinations + alerts"
+TARGETS = {"wall": 1.3, "cpu": 1.15}  # tl-otel all ÷ SDK + BSP, issue #16 item 2
 
 
 class NoOpExporter(SpanExporter):
@@ -26,67 +37,118 @@ class NoOpExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def providers() -> dict[str, tuple[TracerProvider, object]]:
+class FullCollections:
+    """Counts generation-2 collections of this process (gc.callbacks), to read around a burst."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            self.count += 1
+
+
+def providers(peers: dict[str, str]) -> dict[str, tuple[TracerProvider, Fanout | None]]:
     bare = TracerProvider(shutdown_on_exit=False)
     bsp = TracerProvider(shutdown_on_exit=False)
     bsp.add_span_processor(BatchSpanProcessor(NoOpExporter(), max_queue_size=100_000))
     ours = TracerProvider(sampler=LocalRootRecordingSampler(DEFAULT_ON), shutdown_on_exit=False)
     fanout = Fanout("spans", [Destination(f"d{i}", NoOpExporter(), 100_000) for i in range(3)], 100_000, 512, 1.0)
     ours.add_span_processor(FanoutSpanProcessor(fanout, 5))
-    variants = {"SDK, no processor": (bare, None), "SDK + BatchSpanProcessor": (bsp, None),
-                "tl-otel pipeline (3 destinations)": (ours, fanout)}
-    runtime = _configured_with_everything()
-    variants["tl-otel, all destinations + alerts"] = (runtime.tracer_provider, runtime.span_fanout)
-    return variants
+    runtime = _configured_with_everything(peers)
+    return {"SDK, no processor": (bare, None), BSP: (bsp, None), "tl-otel pipeline (3 destinations)": (ours, fanout),
+            ALL: (runtime.tracer_provider, runtime.span_fanout)}
 
 
-def _configured_with_everything():
+def _configured_with_everything(peers: dict[str, str]) -> Any:
     import os
-    import tempfile
 
     import tl_otel
-    from examples.peers.fake_core_agent import FakeCoreAgent
-    from examples.peers.posthog_capture import PostHogCapture
     from tl_otel.exporters.jsonl.stream import LineWriter
 
-    capture = PostHogCapture()
-    agent = FakeCoreAgent(os.path.join(tempfile.mkdtemp(prefix="tl-otel-bench-"), "agent.sock"))
     runtime = tl_otel.configure(instrument=False, env={
-        "OTEL_SERVICE_NAME": "bench", "POSTHOG_API_KEY": "phc_benchmark_key_000000", "POSTHOG_HOST": capture.url,
-        "SCOUT_KEY": "bench-key", "SCOUT_CORE_AGENT_SOCKET_PATH": agent.address, "SCOUT_CORE_AGENT_LAUNCH": "false",
+        "OTEL_SERVICE_NAME": "bench", "POSTHOG_API_KEY": "phc_benchmark_key_000000", "POSTHOG_HOST": peers["posthog"],
+        "SCOUT_KEY": "bench-key", "SCOUT_CORE_AGENT_SOCKET_PATH": peers["scout"], "SCOUT_CORE_AGENT_LAUNCH": "false",
         "OTEL_TRACES_EXPORTER": "json,posthog,scout",
         "OTEL_LOGS_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none", "TL_OTEL_ALERTS": "true",
-        "TL_OTEL_ALERT_STORE": "process", "TL_OTEL_SPAN_QUEUE_SIZE": "100000", "TL_OTEL_HANDLE_SIGTERM": "false"})
+        "TL_OTEL_ALERT_SLACK_WEBHOOK_URL": peers["webhook"],
+        # Queues that hold a whole burst: a destination that drops spans would be priced cheaper than one that
+        # delivers them (the fake agent answers more slowly than the burst arrives)
+        "TL_OTEL_ALERT_STORE": "process", "TL_OTEL_SPAN_QUEUE_SIZE": "100000", "TL_OTEL_SCOUT_QUEUE_SIZE": "100000",
+        "TL_OTEL_HANDLE_SIGTERM": "false"})
     devnull = os.open(os.devnull, os.O_WRONLY)
     runtime.exporter_objects["traces"]["json"].options.writer = LineWriter(devnull, devnull)
     return runtime
 
 
-def one_round(provider: TracerProvider, spans: int) -> tuple[float, float]:
+def burst(provider: TracerProvider, spans: int, collections: FullCollections) -> dict[str, float]:
     tracer = provider.get_tracer("bench")
     attributes = {"http.method": "GET", "http.route": "/items/{id}", "http.status_code": 200}
+    gcs_before = collections.count
     started, cpu_started = time.perf_counter(), time.thread_time()
     for index in range(spans):
         with tracer.start_as_current_span("GET /items/{id}", kind=SpanKind.SERVER, attributes=attributes) as span:
             span.set_attribute("http.target", f"/items/{index}")
-    cpu = time.thread_time() - cpu_started
-    return cpu / spans * 1e6, (time.perf_counter() - started) / spans * 1e6
+    cpu, wall = time.thread_time() - cpu_started, time.perf_counter() - started
+    return {"cpu": cpu / spans * 1e6, "wall": wall / spans * 1e6, "full_gcs": collections.count - gcs_before}
 
 
-def run(rounds: int = 7, spans: int = 20_000) -> None:
-    variants = providers()
-    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, (provider, fanout) in variants.items():
-            timings[name].append(one_round(provider, spans))
-            provider.force_flush()
-            if fanout is not None:
-                fanout.force_flush(Deadline(30))
-    cpu = {name: statistics.median(c for c, _ in values) for name, values in timings.items()}
-    wall = {name: statistics.median(w for _, w in values) for name, values in timings.items()}
-    bsp = "SDK + BatchSpanProcessor"
-    print(f"\nPer-span cost on the application thread: {rounds} interleaved rounds x {spans} spans")
-    print(f"{'variant':36s} {'thread CPU µs':>13s} {'vs BSP':>7s} {'wall µs':>8s} {'vs BSP':>7s}")
-    for name in timings:
-        print(f"{name:36s} {cpu[name]:13.2f} {cpu[name] / cpu[bsp]:6.2f}x"
-              f" {wall[name]:8.2f} {wall[name] / wall[bsp]:6.2f}x")
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="./run bench spans", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per run (every variant once per round)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; each ratio is the median of the runs' medians")
+    parser.add_argument("--spans", type=int, default=10_000, help="spans per burst")
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str] | None = None) -> None:
+    options = parse(argv or [])
+    collections = FullCollections()
+    peers = Peers()
+    try:
+        variants = providers(peers.addresses)
+        runs: list[list[dict[str, dict[str, float]]]] = []
+        for run_index in range(options.runs):
+            rounds = []
+            for round_index in range(options.rounds):
+                results = {}
+                for name in rotated(list(variants), run_index * options.rounds + round_index):
+                    provider, fanout = variants[name]
+                    results[name] = burst(provider, options.spans, collections)
+                    # Flushed before the next burst, so no variant's burst competes with another's backlog.
+                    provider.force_flush()
+                    if fanout is not None:
+                        fanout.force_flush(Deadline(30))
+                rounds.append(results)
+            runs.append(rounds)
+        variants[ALL][1].force_flush(Deadline(30))
+        arrived = peers.counts()
+    finally:
+        import tl_otel
+
+        tl_otel.shutdown(10)  # before the peers go, or it reports the agent's connection lost
+        peers.stop()
+    show(options, runs, arrived)
+
+
+def show(options: argparse.Namespace, runs: list[list[dict[str, dict[str, float]]]], arrived: dict[str, Any]) -> None:
+    every = [results for rounds in runs for results in rounds]
+    print(f"\nPer-span cost on the application thread (issue #16 item 2): {options.runs} runs x {options.rounds}"
+          f" rotated rounds x {options.spans} SERVER spans; µs per span, median over all rounds; ÷ BSP paired per"
+          " round: median of the run medians [each run's median]")
+    print(f"{'variant':36s} {'thread CPU µs':>13s} {'÷ BSP':>24s} {'wall µs':>8s} {'÷ BSP':>24s}"
+          f" {'full GCs/burst':>14s}")
+    for name in every[0]:
+        cells = []
+        for key in ("cpu", "wall"):
+            found = summary([[{n: r[key] for n, r in results.items()} for results in rounds] for rounds in runs],
+                            ratio(name, BSP))
+            paired = f"{found['median']:.2f}x [{' '.join(f'{v:.2f}' for v in found['runs'])}]" if found else ""
+            cells.append(f"{statistics.median(r[name][key] for r in every):{13 if key == 'cpu' else 8}.2f}"
+                         f" {paired:>24s}")
+        print(f"{name:36s} {cells[0]} {cells[1]} {statistics.median(r[name]['full_gcs'] for r in every):14g}")
+    print(f"targets for {ALL} ÷ {BSP}: wall ≤ {TARGETS['wall']}x, thread CPU ≤ {TARGETS['cpu']}x")
+    events = sum(arrived["posthog_events"].values())
+    print(f"delivered by {ALL}: {events} PostHog events, {arrived['scout_batches']} Scout batches"
+          + ("   <- NOTHING ARRIVED" if not (events and arrived["scout_batches"]) else ""))
