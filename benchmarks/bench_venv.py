@@ -2,7 +2,11 @@
 ``opentelemetry-bootstrap -a install`` leaves a service's venv, i.e. with ``opentelemetry-instrumentation-logging``
 installed too (the dev venv does not have it, and an installed logging instrumentation is loaded by both
 upstream's launcher and tl-otel's, so leaving it out would price a setup nobody runs). Created on first use,
-rebuilt when pyproject.toml is newer than the last install."""
+rebuilt when pyproject.toml is newer than the last install.
+
+SQLAlchemy is held below 2.1: upstream's SQLAlchemy instrumentation declares ``sqlalchemy<2.1`` and skips a
+newer one (tl-otel applies it anyway, tl_otel/instrumentation_versions.py), so on 2.1 the upstream variants
+would not trace the route's query at all and tl-otel's SQL span would be priced against nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from examples.processes import REPO
 
 VENV = REPO / ".venv-bench"
 MARKER = VENV / ".installed"
+SQLALCHEMY_BOTH_TRACE = "sqlalchemy[asyncio]>=2.0,<2.1"
 
 
 def ensure() -> Path:
@@ -27,5 +32,6 @@ def ensure() -> Path:
         subprocess.run([*pip, "-e", f"{REPO}[dev]"], check=True, cwd=REPO)
         # --no-deps: its pins would otherwise move the instrumentation packages tl-otel was installed with
         subprocess.run([*pip, "--no-deps", "opentelemetry-instrumentation-logging"], check=True, cwd=REPO)
+        subprocess.run([*pip, SQLALCHEMY_BOTH_TRACE], check=True, cwd=REPO)
         MARKER.touch()
     return VENV / "bin"

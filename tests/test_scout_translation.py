@@ -225,3 +225,30 @@ def test_the_endpoint_is_recorded_for_a_full_match_else_the_route_whose_path_mat
     assert found == {"POST /items/7": f"{prefix}.write_item",  # the full match, not the first partial one
                      "PUT /items/7": f"{prefix}.read_item",  # 405: Starlette runs the first route whose path matched
                      "GET /nowhere": None}
+
+
+def test_the_endpoint_found_for_a_route_is_remembered_per_application(recorder):
+    """The router's matching runs once per (application, route, method): two applications with the same route
+    template keep their own endpoints."""
+    from fastapi import FastAPI
+
+    from tl_otel.instrumentation_options import record_endpoint
+
+    first, second = FastAPI(), FastAPI()
+
+    @first.get("/items/{item_id}")
+    def first_item(item_id: int) -> dict:
+        return {}
+
+    @second.get("/items/{item_id}")
+    def second_item(item_id: int) -> dict:
+        return {}
+
+    tracer, memory = recorder
+    for app in (first, second, first, second):
+        scope = {"type": "http", "app": app, "method": "GET", "path": "/items/1", "root_path": "", "headers": []}
+        route = {"http.route": "/items/{item_id}"}
+        with tracer.start_as_current_span("GET /items/{item_id}", attributes=route) as span:
+            record_endpoint(span, scope)
+    names = [(span.attributes or {})["code.function.name"].rsplit(".", 1)[-1] for span in memory.get_finished_spans()]
+    assert names == ["first_item", "second_item", "first_item", "second_item"]

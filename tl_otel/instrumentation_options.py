@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from tl_otel.span_attributes import of_span
+
 # Request headers Scout reads: the client address behind proxies and the queue-time stamps.
 SCOUT_REQUEST_HEADERS = ["x-forwarded-for", "client-ip", "x-request-start", "x-queue-start"]
+
+
+# (app, route template, method) -> endpoint name: routes are templates (low cardinality), so the router's
+# matching - a regex per route, per request - runs once per route and method.
+_endpoints: dict[tuple[Any, str, str], str | None] = {}
+_MAX_CACHED_ENDPOINTS = 10_000
 
 
 def record_endpoint(span: Any, scope: dict[str, Any]) -> None:
@@ -16,22 +24,34 @@ def record_endpoint(span: Any, scope: dict[str, Any]) -> None:
     try:
         if not span.is_recording() or scope.get("type") != "http":
             return
-        from opentelemetry.instrumentation.fastapi import _flatten_routes
-        from starlette.routing import Match, Route
-
-        partial = None
-        for route in _flatten_routes(scope["app"].routes):
-            match, _ = Route.matches(route, scope) if isinstance(route, Route) else route.matches(scope)
-            if match == Match.FULL:
-                partial = route
-                break
-            if match == Match.PARTIAL and partial is None:
-                partial = route  # the path matched, not the method: Starlette's router hands it the 405
-        endpoint = getattr(partial, "endpoint", None)
-        if endpoint is not None:
-            span.set_attribute("code.function.name", f"{endpoint.__module__}.{endpoint.__qualname__}")
+        route = of_span(span).get("http.route")
+        key = (scope["app"], route, scope.get("method")) if type(route) is str else None
+        if key is not None and key in _endpoints:
+            name = _endpoints[key]
+        else:
+            name = _endpoint_name(scope)
+            if key is not None and len(_endpoints) < _MAX_CACHED_ENDPOINTS:
+                _endpoints[key] = name
+        if name is not None:
+            span.set_attribute("code.function.name", name)
     except Exception:
         return
+
+
+def _endpoint_name(scope: dict[str, Any]) -> str | None:
+    from opentelemetry.instrumentation.fastapi import _flatten_routes
+    from starlette.routing import Match, Route
+
+    partial = None
+    for route in _flatten_routes(scope["app"].routes):
+        match, _ = Route.matches(route, scope) if isinstance(route, Route) else route.matches(scope)
+        if match == Match.FULL:
+            partial = route
+            break
+        if match == Match.PARTIAL and partial is None:
+            partial = route  # the path matched, not the method: Starlette's router hands it the 405
+    endpoint = getattr(partial, "endpoint", None)
+    return f"{endpoint.__module__}.{endpoint.__qualname__}" if endpoint is not None else None
 
 
 def instrumentor_kwargs(name: str, settings: Any, trace_exporters: list[str] | None = None) -> dict[str, Any]:

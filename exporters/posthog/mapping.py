@@ -19,10 +19,10 @@ import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
+from tl_otel.iso_time import isoformat_utc
 from tl_otel.pipeline.span_record import EVENT_ATTRIBUTES, EVENT_NAME, EVENT_TIME, SpanRecord, views
 from tl_otel.request_kinds import API_REQUEST, TASK_RUN
 from tl_otel.safe_values import to_jsonable
@@ -88,11 +88,6 @@ def clean_properties(properties: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def iso(time_ns: int | None) -> str:
-    moment = datetime.fromtimestamp((time_ns or 0) / 1e9, tz=timezone.utc)
-    return moment.isoformat()
-
-
 class SpanMapper:
     def __init__(self, options: MappingOptions) -> None:
         self.options = options
@@ -130,7 +125,7 @@ class SpanMapper:
             "event": name,
             "distinct_id": distinct_id,
             "uuid": event_uuid(span.trace_hex, span.span_hex, name, uuid_extra),
-            "timestamp": iso(timestamp or span.end_time),
+            "timestamp": isoformat_utc(timestamp or span.end_time),
             "properties": clean_properties(properties),
         }
 

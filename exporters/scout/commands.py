@@ -14,6 +14,7 @@ from typing import Any
 from tl_otel.exporters.scout.assembly import Assembled
 from tl_otel.exporters.scout.capture import ALLOCATIONS_START, ALLOCATIONS_STOP, MEM_DELTA, STACK
 from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
+from tl_otel.iso_time import isoformat_utc
 from tl_otel.safe_values import to_jsonable
 
 _UTC = dt.timezone.utc
@@ -72,30 +73,13 @@ def measured_tags(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return tags
 
 
-_second_cache: tuple[int, str] = (-1, "")
-
-
-def _iso(time_ns: int | None) -> str:
-    """What scout_apm's ``format_dt_for_core_agent`` gives for a tz-aware UTC datetime
-    (``2026-11-25T11:46:20.006714+00:00``; no fraction when the microseconds are 0), with the date part
-    formatted once per second."""
-    global _second_cache
-    micros = (time_ns or 0) // 1000
-    seconds, fraction = divmod(micros, 1_000_000)
-    cached, prefix = _second_cache
-    if cached != seconds:
-        prefix = dt.datetime.fromtimestamp(seconds, tz=_UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second_cache = (seconds, prefix)
-    return f"{prefix}.{fraction:06d}+00:00" if fraction else f"{prefix}+00:00"
-
-
 def build(request: Assembled) -> dict[str, Any]:
     """The ``BatchCommand`` message. Built as plain dicts, each timestamp formatted once per span, with
     exactly the shapes of scout_apm's command classes (tests compare them with ``.message()``)."""
     root = request.root
     request_id = _uuid("req", root.trace_id >> 64, root.span_id)
     root_attributes = root.attributes
-    started = _iso(root.start_time)
+    started = isoformat_utc(root.start_time)
     commands: list[dict[str, Any]] = [{"StartRequest": {"timestamp": started, "request_id": request_id}}]
     tags = request_tags(root, root_attributes)
     mem_delta = root_attributes.get(MEM_DELTA)
@@ -119,14 +103,14 @@ def build(request: Assembled) -> dict[str, Any]:
         attributes = span.attributes
         operation, tags = span_operation(span, attributes)
         tags.update(measured_tags(attributes))
-        span_start = _iso(span.start_time)
+        span_start = isoformat_utc(span.start_time)
         commands.append({"StartSpan": {"timestamp": span_start, "request_id": request_id, "span_id": span_id,
                                        "parent_id": _uuid("span", trace_high, parent), "operation": operation}})
         for tag, value in tags.items():
             if value is not None:
                 commands.append({"TagSpan": {"timestamp": span_start, "request_id": request_id, "span_id": span_id,
                                              "tag": tag, "value": tag_value(value)}})
-        commands.append({"StopSpan": {"timestamp": _iso(span.end_time), "request_id": request_id,
+        commands.append({"StopSpan": {"timestamp": isoformat_utc(span.end_time), "request_id": request_id,
                                       "span_id": span_id}})
 
     commands.append({"StartSpan": {"timestamp": started, "request_id": request_id, "span_id": root_span_id,
@@ -134,7 +118,7 @@ def build(request: Assembled) -> dict[str, Any]:
     for tag, value in measured_tags(root_attributes).items():
         commands.append({"TagSpan": {"timestamp": started, "request_id": request_id, "span_id": root_span_id,
                                      "tag": tag, "value": value}})
-    finished = _iso(root.end_time)
+    finished = isoformat_utc(root.end_time)
     commands.append({"StopSpan": {"timestamp": finished, "request_id": request_id, "span_id": root_span_id}})
     commands.append({"FinishRequest": {"timestamp": finished, "request_id": request_id}})
     return {"BatchCommand": {"commands": commands}}
