@@ -95,6 +95,7 @@ class Destination:
         self._stopping = False
         self._draining = False  # shutdown: the breaker's cool-down no longer holds batches back
         self._flushes = 0  # flushes waiting: the worker does not linger for a larger batch meanwhile
+        self._lingering = False
         self._consecutive_failures = 0
         self._open_until = 0.0
         self._cooldown = 0.0
@@ -131,7 +132,10 @@ class Destination:
                 return
             self._batches.append(batch)
             self._queued_items += len(batch)
-            self._cond.notify()
+            # A worker lingering for a larger batch is woken only once there is one (waking it for every
+            # small batch the dispatcher hands over would cost a thread switch each).
+            if not self._lingering or self._queued_items >= self.batch_target:
+                self._cond.notify()
 
     def _run(self) -> None:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
@@ -165,11 +169,15 @@ class Destination:
         if not target or len(self._batches[0]) >= target:
             return self._batches.popleft()
         give_up_at = time.monotonic() + self.linger
-        while self._queued_items < target and not (self._stopping or self._draining or self._flushes):
-            remaining = give_up_at - time.monotonic()
-            if remaining <= 0:
-                break
-            self._cond.wait(remaining)
+        self._lingering = True
+        try:
+            while self._queued_items < target and not (self._stopping or self._draining or self._flushes):
+                remaining = give_up_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        finally:
+            self._lingering = False
         batch = list(self._batches.popleft())
         while self._batches and len(batch) + len(self._batches[0]) <= target:
             batch.extend(self._batches.popleft())
