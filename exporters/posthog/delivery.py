@@ -41,6 +41,22 @@ GZIP_LEVEL = 3
 _rate_limited = RateLimitedLog()
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode
 
+try:
+    import orjson
+except ImportError:  # the json path writes the same events, only slower
+    orjson = None  # type: ignore[assignment]
+
+
+def _encode_event(event: dict[str, Any]) -> bytes:
+    """One event as UTF-8 JSON: orjson where it can (about ten times faster), else the json module, which
+    also takes what orjson refuses (integers beyond 64 bits, keys that are not strings, lone surrogates)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(event, default=str)
+        except (TypeError, ValueError):
+            pass
+    return _dumps(event).encode("utf-8", "replace")
+
 
 @dataclass
 class DeliveryStats:
@@ -93,7 +109,7 @@ class Delivery:
         encoded = []
         for event in events:
             try:
-                data = _dumps(event).encode("utf-8", "replace")
+                data = _encode_event(event)
             except Exception:
                 self.stats.drop("unserialisable", 1)
                 continue
