@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON
 from opentelemetry.trace import SpanKind
 
+from benchmarks.export_helper import SPANS, HelperProcess, PipeExporter
 from benchmarks.paired import ratio, rotated, summary
 from benchmarks.peers import Peers
 from tl_otel.pipeline.deadline import Deadline
@@ -29,6 +32,7 @@ from tl_otel.pipeline.processors import FanoutSpanProcessor
 from tl_otel.sampling import LocalRootRecordingSampler
 
 BSP, ALL = "SDK + BatchSpanProcessor", "tl-otel, all destinations + alerts"
+HELPER = "tl-otel, all, exporting in a helper process"
 TARGETS = {"wall": 1.3, "cpu": 1.15}  # tl-otel all ÷ SDK + BSP, issue #16 item 2
 
 
@@ -49,7 +53,7 @@ class FullCollections:
             self.count += 1
 
 
-def providers(peers: dict[str, str]) -> dict[str, tuple[TracerProvider, Fanout | None]]:
+def providers(peers: dict[str, str], helper: HelperProcess) -> dict[str, tuple[TracerProvider, Fanout | None]]:
     bare = TracerProvider(shutdown_on_exit=False)
     bsp = TracerProvider(shutdown_on_exit=False)
     bsp.add_span_processor(BatchSpanProcessor(NoOpExporter(), max_queue_size=100_000))
@@ -58,7 +62,24 @@ def providers(peers: dict[str, str]) -> dict[str, tuple[TracerProvider, Fanout |
     ours.add_span_processor(FanoutSpanProcessor(fanout, 5))
     runtime = _configured_with_everything(peers)
     return {"SDK, no processor": (bare, None), BSP: (bsp, None), "tl-otel pipeline (3 destinations)": (ours, fanout),
-            ALL: (runtime.tracer_provider, runtime.span_fanout)}
+            ALL: (runtime.tracer_provider, runtime.span_fanout), HELPER: _exporting_in_helper(runtime, helper)}
+
+
+def _exporting_in_helper(runtime: Any, helper: HelperProcess) -> tuple[TracerProvider, Fanout]:
+    """The same application-thread processors and dispatcher as ``ALL`` (read off its provider), with one
+    destination: the pipe to the helper process, which runs the exporters (benchmarks/export_helper.py)."""
+    from tl_otel.pipeline import span_record
+    from tl_otel.redaction import current
+
+    provider = TracerProvider(sampler=runtime.tracer_provider.sampler, resource=runtime.tracer_provider.resource,
+                              shutdown_on_exit=False)
+    fanout = Fanout("spans-helper", [Destination("helper", PipeExporter(helper, SPANS), 100_000, takes_records=True)],
+                    100_000, 512, 1.0, prepare=current().redact_span, record=span_record.from_span)
+    # The SDK keeps its processors in a private tuple: the benchmark copies them so both variants run the same.
+    for processor in runtime.tracer_provider._active_span_processor._span_processors:
+        provider.add_span_processor(FanoutSpanProcessor(fanout, 5) if isinstance(processor, FanoutSpanProcessor)
+                                    else processor)
+    return provider, fanout
 
 
 def _configured_with_everything(peers: dict[str, str]) -> Any:
@@ -80,6 +101,17 @@ def _configured_with_everything(peers: dict[str, str]) -> Any:
     devnull = os.open(os.devnull, os.O_WRONLY)
     runtime.exporter_objects["traces"]["json"].options.writer = LineWriter(devnull, devnull)
     return runtime
+
+
+def _helper_env(peers: dict[str, str]) -> dict[str, str]:
+    return {"OTEL_SERVICE_NAME": "bench", "POSTHOG_API_KEY": "phc_benchmark_key_000000",
+            "POSTHOG_HOST": peers["posthog"], "SCOUT_KEY": "bench-key", "SCOUT_CORE_AGENT_SOCKET_PATH": peers["scout"],
+            "SCOUT_CORE_AGENT_LAUNCH": "false", "TL_OTEL_SCOUT_QUEUE_SIZE": "100000"}
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def burst(provider: TracerProvider, spans: int, collections: FullCollections) -> dict[str, float]:
@@ -106,8 +138,9 @@ def run(argv: list[str] | None = None) -> None:
     options = parse(argv or [])
     collections = FullCollections()
     peers = Peers()
+    helper = HelperProcess(_helper_env(peers.addresses))
     try:
-        variants = providers(peers.addresses)
+        variants = providers(peers.addresses, helper)
         runs: list[list[dict[str, dict[str, float]]]] = []
         for run_index in range(options.runs):
             rounds = []
@@ -115,11 +148,14 @@ def run(argv: list[str] | None = None) -> None:
                 results = {}
                 for name in rotated(list(variants), run_index * options.rounds + round_index):
                     provider, fanout = variants[name]
+                    helper_before = process_cpu(helper.pid)
                     results[name] = burst(provider, options.spans, collections)
                     # Flushed before the next burst, so no variant's burst competes with another's backlog.
                     provider.force_flush()
                     if fanout is not None:
                         fanout.force_flush(Deadline(30))
+                    if name == HELPER:  # the flush waited for the helper to export everything
+                        results[name]["helper_cpu"] = (process_cpu(helper.pid) - helper_before) / options.spans * 1e6
                 rounds.append(results)
             runs.append(rounds)
         variants[ALL][1].force_flush(Deadline(30))
@@ -128,6 +164,7 @@ def run(argv: list[str] | None = None) -> None:
         import tl_otel
 
         tl_otel.shutdown(10)  # before the peers go, or it reports the agent's connection lost
+        helper.stop()
         peers.stop()
     show(options, runs, arrived)
 
@@ -149,6 +186,10 @@ def show(options: argparse.Namespace, runs: list[list[dict[str, dict[str, float]
                          f" {paired:>24s}")
         print(f"{name:36s} {cells[0]} {cells[1]} {statistics.median(r[name]['full_gcs'] for r in every):14g}")
     print(f"targets for {ALL} ÷ {BSP}: wall ≤ {TARGETS['wall']}x, thread CPU ≤ {TARGETS['cpu']}x")
+    helper_cpu = [r[HELPER]["helper_cpu"] for r in every if "helper_cpu" in r.get(HELPER, {})]
+    if helper_cpu:
+        print(f"{HELPER}: the helper process's own CPU, {statistics.median(helper_cpu):.2f} µs per span (median"
+              " over rounds), on top of the application process's")
     events = sum(arrived["posthog_events"].values())
     print(f"delivered by {ALL}: {events} PostHog events, {arrived['scout_batches']} Scout batches"
           + ("   <- NOTHING ARRIVED" if not (events and arrived["scout_batches"]) else ""))

@@ -29,7 +29,7 @@ from tl_otel.pipeline.loss import LossMonitor
 # collector does not track) within a few requests, before the collector promotes them to the oldest
 # generation, where they would bring on full collections. Destinations still join what they receive into
 # larger batches when their exporter prefers them (Destination: preferred_batch_items, batch_linger).
-RELEASE_AT = 16
+RELEASE_AT = 64
 
 
 class Fanout:
