@@ -48,6 +48,23 @@ def read_item(item_id: int) -> dict[str, int]:
     return {"item_id": value}
 
 
+helper_pid = 0
+if os.environ.get("BENCH_EXPORT_HELPER"):
+    # Issue #16 item 8: the exporters run in a helper process (benchmarks/export_helper.py); the launcher has
+    # configured tl-otel before this module is imported.
+    from benchmarks.export_helper import HelperProcess, move_exports_to_helper
+    from tl_otel import current_runtime
+
+    _helper = HelperProcess()
+    helper_pid = _helper.pid
+    move_exports_to_helper(current_runtime(), _helper)
+
+
+@app.get("/__bench/helper")
+def export_helper_pid() -> dict[str, int]:
+    return {"pid": helper_pid}
+
+
 @app.get("/__bench/gc")
 def full_gc_count() -> dict[str, int]:
     return {"full_collections": full_collections}

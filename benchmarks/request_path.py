@@ -25,6 +25,7 @@ VARIANTS = [
     Variant("upstream, no exporter", "upstream"),
     Variant("tl-otel, json", "tl-otel"),
     Variant("tl-otel, all + alerts", "tl-otel", destinations=True),
+    Variant("tl-otel, all, helper", "tl-otel", destinations=True, export_helper=True),
     Variant("scout_apm native", "scout"),
     Variant("upstream +5 spans", "upstream", child_spans=5),
     Variant("upstream +20 spans", "upstream", child_spans=20),

@@ -73,9 +73,10 @@ def show(result: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]]) -
     settings, variants = result["settings"], result["variants"]
     print(f"\nFastAPI request path (issue #16): {settings['runs']} runs x {settings['rounds']} rotated rounds,"
           f" {settings['connections']} keep-alive connections, {settings['duration_s']:g} s measured after"
-          f" {settings['warmup_s']:g} s warm-up; medians over all rounds; µs = server CPU per request (app, tl-otel,"
-          " other: by thread; client: the load client's own CPU per request)")
-    print(f"{'variant':24s} {'req/s':>6s} {'CPU µs':>7s} {'app':>6s} {'tl-otel':>7s} {'other':>6s}"
+          f" {settings['warmup_s']:g} s warm-up; medians over all rounds; µs = server CPU per request, its export"
+          " helper process's included (app, tl-otel, other: by thread; helper: the export helper process; client: the"
+          " load client's own CPU per request)")
+    print(f"{'variant':24s} {'req/s':>6s} {'CPU µs':>7s} {'app':>6s} {'tl-otel':>7s} {'other':>6s} {'helper':>6s}"
           f" {'GC2/1k':>6s} {'p50 ms':>6s} {'p99 ms':>6s} {'client':>6s}  {'÷ upstream: median [runs]':28s} target")
     for name, values in variants.items():
         found = result["ratios"].get(f"{name} ÷ {UPSTREAM}")
@@ -83,7 +84,8 @@ def show(result: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]]) -
         target = f"≤ {TARGETS[name]:.1f}x" if name in TARGETS else ""
         threads = values["threads_us"]
         print(f"{name:24s} {values['rps']:6.0f} {values['cpu_us']:7.0f} {threads['app']:6.0f}"
-              f" {threads['tl-otel']:7.0f} {threads['other']:6.0f} {values['full_gcs_per_1k']:6.2f}"
+              f" {threads['tl-otel']:7.0f} {threads['other']:6.0f} {threads.get('helper', 0.0):6.0f}"
+              f" {values['full_gcs_per_1k']:6.2f}"
               f" {values['p50_ms']:6.2f} {values['p99_ms']:6.2f} {values['client_cpu_us']:6.0f}"
               f"  {paired:28s} {target}")
     print("\nPaired ratios (median of the run medians [each run's median]) and the issue's targets:")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.proc_cpu import snapshot
+from benchmarks.proc_cpu import process_seconds, snapshot
 from examples.processes import REPO, free_port, wait_http
 
 
@@ -25,6 +25,7 @@ class Variant:
     destinations: bool = False  # PostHog, Scout and alerting to the peers
     child_spans: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    export_helper: bool = False  # tl-otel's exporters run in a helper process whose CPU is counted too
 
 
 def command(variant: Variant, bin_dir: Path, port: int) -> list[str]:
@@ -54,6 +55,8 @@ def environment(variant: Variant, peers: dict[str, str], tmpdir: str) -> dict[st
                     "TL_OTEL_ALERT_SLACK_WEBHOOK_URL": peers["webhook"]})
     if variant.server == "scout":
         env["BENCH_SCOUT_AGENT"] = peers["scout"]
+    if variant.export_helper:
+        env["BENCH_EXPORT_HELPER"] = "1"
     env.update(variant.env)
     return env
 
@@ -104,10 +107,13 @@ def measure(variant: Variant, bin_dir: Path, peers: dict[str, str], warmup: floa
                                       env={**os.environ, "PYTHONPATH": str(REPO)})
             if client.stdout.readline().strip() != "start":
                 raise RuntimeError(f"{variant.name}: the load client failed (exit code {client.wait()})")
+            helper = get_json(port, "/__bench/helper")["pid"]
+            helper_before = process_seconds(helper) if helper else 0.0
             cpu_before, threads_before = snapshot(server.pid)
             gcs_before = get_json(port, "/__bench/gc")["full_collections"]
             load = json.loads(client.stdout.readline())
             cpu_after, threads_after = snapshot(server.pid)
+            helper_cpu = process_seconds(helper) - helper_before if helper else 0.0
             gcs_after = get_json(port, "/__bench/gc")["full_collections"]
             python_names = get_json(port, "/__bench/threads")
             client.wait(30)
@@ -124,6 +130,8 @@ def measure(variant: Variant, bin_dir: Path, peers: dict[str, str], warmup: floa
     requests = max(load["requests"], 1)
     cpu = cpu_after - cpu_before
     split = split_by_thread(server.pid, threads_before, threads_after, cpu, python_names)
+    split["helper"] = helper_cpu
+    cpu += helper_cpu  # every process's CPU: the server's and its export helper's
     return {"requests": load["requests"], "rps": load["requests"] / load["seconds"], "cpu_us": cpu / requests * 1e6,
             "threads_us": {group: seconds / requests * 1e6 for group, seconds in split.items()},
             "full_gcs_per_1k": (gcs_after - gcs_before) / requests * 1000,
