@@ -91,9 +91,11 @@ def _destinations(signal: str, exporters: list[tuple[str, Any]], capacity: int, 
                                                      sampled(item) and wants(item))
         # The dispatcher hands over small batches (fanout.RELEASE_AT); an exporter that is not tl-otel's
         # (OTLP: one request per export) still gets batches of up to the batch size, as a
-        # BatchSpanProcessor would give it.
+        # BatchSpanProcessor would give it. tl-otel's own export what they get at once (JSON lines keep pace
+        # with the application's own output), unless they say otherwise (PostHog joins batches itself).
+        joined = (0, 0.0) if reads_records else (batch_size, schedule_delay)
         destinations.append(Destination(f"{signal}-{name}", exporter, capacity, accepts, takes_records=reads_records,
-                                        batch_items=batch_size, linger=schedule_delay))
+                                        batch_items=joined[0], linger=joined[1]))
     return destinations
 
 

@@ -25,10 +25,11 @@ from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.loss import LossMonitor
 
 # The dispatcher is woken when this many items wait (or the batch size, if smaller), not only every
-# schedule delay: under load, SDK spans and log records are then released (or made into records the garbage
-# collector does not track) within a few requests, before the collector promotes them to the oldest
-# generation, where they would bring on full collections. Destinations still join what they receive into
-# larger batches when their exporter prefers them (Destination: preferred_batch_items, batch_linger).
+# schedule delay: under load, SDK spans and log records (about ten tracked objects each) are then released, or
+# made into compact records (one), within a few dozen requests, rather than after up to a second in which the
+# collector promotes them to its oldest generation, where they bring on full collections. Destinations still
+# join what they receive into larger batches where that pays (Destination: preferred_batch_items, batch_linger).
+# 16 woke the dispatcher four times as often in a burst for no measurable difference in full collections.
 RELEASE_AT = 64
 
 

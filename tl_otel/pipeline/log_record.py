@@ -1,9 +1,8 @@
 """The compact form of a log record that tl-otel's own log exporters work from.
 
 Made once per record on the log pipeline's dispatcher thread, after redaction (:func:`from_log`), for the
-same reason as span records (``tl_otel.pipeline.span_record``): a plain tuple of plain values that the
-garbage collector stops tracking, so records waiting in a destination's queue never reach the oldest
-generation, and the SDK's record (a handful of tracked objects) is released at once. Read through
+same reason as span records (``tl_otel.pipeline.span_record``): a plain tuple of plain values, one object the
+garbage collector tracks where the SDK's record is a handful, which is released at once. Read through
 :class:`LogView`; records are read-only."""
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ tl-otel destination instead of the SDK's span, which is then released at once. W
 share is computed here, once: ids as hex, the request kind (``tl_otel.request_kinds``), the service and
 pid of the resource, the exception events.
 
-Why a plain tuple of plain values: CPython's collector stops tracking an exact tuple whose items it does
-not track (str, int, float, bool, None, dicts and tuples of those) the first time a collection meets it.
-Records waiting in a destination's queue (PostHog joins batches for up to a second; Scout holds a request's
-children until its root ends) therefore never reach the oldest generation and never bring on full
-collections; an SDK span is about ten tracked objects that would. A namedtuple or a class with
-``__slots__`` would stay tracked for its whole life, which is why the fields are positions.
+Why a plain tuple of plain values: a record is one object the garbage collector tracks (the tuple: CPython
+never stops tracking a tuple that holds a dict), its attributes dict and every value in it are untracked, against
+about ten tracked objects for an SDK span and its parts. Records waiting in a destination's queue (PostHog joins
+batches for up to a second; Scout holds a request's children until its root ends) add one object each to what
+the collector promotes to its oldest generation, where promoted objects bring on full collections. A tuple of
+plain values also crosses a pipe with ``marshal`` as it is (benchmarks/export_helper.py).
 
 :class:`SpanRecord` is a view over one record for readable exporter code: exporters make views while they
 export (they die young) and keep only the tuples. Records are read-only: the attributes dict is the SDK
