@@ -141,3 +141,44 @@ class _NullWriter:
     def write(self, lines, stderr_levelno) -> None:
         for _, line in lines:
             self.out.write(line)
+
+
+def test_a_due_batch_ends_a_destination_lingering_for_a_larger_one():
+    """An exporter that is not tl-otel's gets batches joined up to the batch size, but what has already waited
+    the schedule delay at the dispatcher is exported without waiting again (here a linger of 60 s)."""
+    from examples.peers.waiting import wait_for
+
+    exporter = InMemorySpanExporter()
+    destination = Destination("otlp-like", exporter, 1000, batch_items=100, linger=60.0)
+    provider, fanout = fanout_with()
+    tracer = provider.get_tracer("t")
+    spans = []
+    for name in ("first", "second"):
+        with tracer.start_as_current_span(name):
+            pass
+        spans.append(fanout._items.pop())
+    destination.offer([spans[0]])
+    destination.offer([spans[1]], due=True)
+    assert wait_for(lambda: len(exporter.get_finished_spans()) == 2, 30)
+    assert destination.shutdown(Deadline(5))
+
+
+def test_an_exporter_filter_that_raises_costs_only_its_items_and_the_dispatcher_goes_on():
+    def wants(record):
+        if SpanRecord(record).name == "poison":
+            raise RuntimeError("a third-party filter's bug")
+        return True
+
+    exporter = RecordingExporter(wants=wants)
+    provider, fanout = fanout_with(exporter)
+    tracer = provider.get_tracer("t")
+    for name in ("ok-1", "poison", "ok-2"):
+        with tracer.start_as_current_span(name):
+            pass
+    assert fanout.force_flush(Deadline(5))
+    assert [SpanRecord(r).name for r in exporter.received] == ["ok-1", "ok-2"]
+    assert fanout.destinations[0].stats.by_reason == {"filter_failed": 1}
+    with tracer.start_as_current_span("later"):
+        pass
+    assert fanout.force_flush(Deadline(5))
+    assert SpanRecord(exporter.received[-1]).name == "later"

@@ -252,3 +252,30 @@ def test_the_endpoint_found_for_a_route_is_remembered_per_application(recorder):
             record_endpoint(span, scope)
     names = [(span.attributes or {})["code.function.name"].rsplit(".", 1)[-1] for span in memory.get_finished_spans()]
     assert names == ["first_item", "second_item", "first_item", "second_item"]
+
+
+def test_a_405_is_named_after_the_route_starlette_runs_for_its_own_path(recorder):
+    """For a method no route takes, the instrumentation's route and Starlette's may be different partial
+    matches: the endpoint is found per path, not remembered per route."""
+    from fastapi import FastAPI
+
+    from tl_otel.instrumentation_options import record_endpoint
+
+    app = FastAPI()
+
+    @app.get("/users/me")
+    def read_me() -> dict:
+        return {}
+
+    @app.get("/users/{user_id}")
+    def read_user(user_id: int) -> dict:
+        return {}
+
+    tracer, memory = recorder
+    for path in ("/users/me", "/users/42", "/users/me"):
+        scope = {"type": "http", "app": app, "method": "DELETE", "path": path, "root_path": "", "headers": []}
+        route = {"http.route": "/users/{user_id}"}  # what the instrumentation names both (its last partial match)
+        with tracer.start_as_current_span(f"DELETE {path}", attributes=route) as span:
+            record_endpoint(span, scope)
+    names = [(span.attributes or {})["code.function.name"].rsplit(".", 1)[-1] for span in memory.get_finished_spans()]
+    assert names == ["read_me", "read_user", "read_me"]

@@ -40,6 +40,8 @@ def report(runtime: Any) -> dict[str, Any]:
             "accepted": fanout.accepted,
             "dropped_queue_full": fanout.dropped,
             "dropped_after_shutdown": fanout.dropped_after_shutdown,
+            "dropped_unredactable": fanout.dropped_unprepared,
+            "dropped_unreadable": fanout.dropped_unreadable,
             "queue_depth": len(fanout._items),
             "queue_capacity": fanout.capacity,
             "destinations": destinations,
@@ -53,6 +55,11 @@ def summary_line(health: dict[str, Any]) -> str | None:
     for signal, entry in health.items():
         if entry["dropped_queue_full"]:
             lost.append(f"{signal}: {entry['dropped_queue_full']} dropped (queue full)")
+        if entry.get("dropped_unredactable"):
+            lost.append(f"{signal}: {entry['dropped_unredactable']} dropped (could not be redacted)")
+        if entry.get("dropped_unreadable"):
+            lost.append(f"{signal}: {entry['dropped_unreadable']} not delivered to tl-otel's exporters (could not be "
+                        "read into a record)")
         for name, destination in entry["destinations"].items():
             count = destination["failed"] + destination["dropped_queue_full"]
             if count:

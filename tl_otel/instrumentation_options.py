@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from tl_otel.span_attributes import of_span
@@ -10,9 +11,10 @@ from tl_otel.span_attributes import of_span
 SCOUT_REQUEST_HEADERS = ["x-forwarded-for", "client-ip", "x-request-start", "x-queue-start"]
 
 
-# (app, route template, method) -> endpoint name: routes are templates (low cardinality), so the router's
-# matching - a regex per route, per request - runs once per route and method.
-_endpoints: dict[tuple[Any, str, str], str | None] = {}
+# app -> {(route template, method): endpoint name}: routes are templates (low cardinality), so the router's
+# matching - a regex per route, per request - runs once per route and method. Only full matches are kept: for a
+# 405 the instrumentation's route and Starlette's may be different partial matches (the answer is per path).
+_endpoints: weakref.WeakKeyDictionary[Any, dict[tuple[str, Any], str | None]] = weakref.WeakKeyDictionary()
 _MAX_CACHED_ENDPOINTS = 10_000
 
 
@@ -25,33 +27,38 @@ def record_endpoint(span: Any, scope: dict[str, Any]) -> None:
         if not span.is_recording() or scope.get("type") != "http":
             return
         route = of_span(span).get("http.route")
-        key = (scope["app"], route, scope.get("method")) if type(route) is str else None
-        if key is not None and key in _endpoints:
-            name = _endpoints[key]
+        known = _endpoints.get(scope["app"])
+        key = (route, scope.get("method"))
+        if known is not None and key in known:
+            name = known[key]
         else:
-            name = _endpoint_name(scope)
-            if key is not None and len(_endpoints) < _MAX_CACHED_ENDPOINTS:
-                _endpoints[key] = name
+            name, full = _endpoint_name(scope)
+            if full and type(route) is str:
+                if known is None:
+                    known = _endpoints[scope["app"]] = {}
+                if len(known) < _MAX_CACHED_ENDPOINTS:
+                    known[key] = name
         if name is not None:
             span.set_attribute("code.function.name", name)
     except Exception:
         return
 
 
-def _endpoint_name(scope: dict[str, Any]) -> str | None:
+def _endpoint_name(scope: dict[str, Any]) -> tuple[str | None, bool]:
+    """The endpoint's name, and whether it was a full match."""
     from opentelemetry.instrumentation.fastapi import _flatten_routes
     from starlette.routing import Match, Route
 
-    partial = None
+    partial, full = None, False
     for route in _flatten_routes(scope["app"].routes):
         match, _ = Route.matches(route, scope) if isinstance(route, Route) else route.matches(scope)
         if match == Match.FULL:
-            partial = route
+            partial, full = route, True
             break
         if match == Match.PARTIAL and partial is None:
             partial = route  # the path matched, not the method: Starlette's router hands it the 405
     endpoint = getattr(partial, "endpoint", None)
-    return f"{endpoint.__module__}.{endpoint.__qualname__}" if endpoint is not None else None
+    return (f"{endpoint.__module__}.{endpoint.__qualname__}" if endpoint is not None else None), full
 
 
 def instrumentor_kwargs(name: str, settings: Any, trace_exporters: list[str] | None = None) -> dict[str, Any]:

@@ -59,6 +59,8 @@ def register(meter_provider: Any, runtime: Any) -> None:
                         yield Observation(fanout.dropped, {**component, "error.type": "queue_full"})
                     if fanout.dropped_unprepared:
                         yield Observation(fanout.dropped_unprepared, {**component, "error.type": "redaction_failed"})
+                    if fanout.dropped_unreadable:
+                        yield Observation(fanout.dropped_unreadable, {**component, "error.type": "record_failed"})
         return observe
 
     def exported(signal: str):

@@ -96,6 +96,8 @@ class Destination:
         self._draining = False  # shutdown: the breaker's cool-down no longer holds batches back
         self._flushes = 0  # flushes waiting: the worker does not linger for a larger batch meanwhile
         self._lingering = False
+        self._due = False  # what is queued has waited the schedule delay already: no more lingering
+        self._oldest_arrival = 0.0
         self._consecutive_failures = 0
         self._open_until = 0.0
         self._cooldown = 0.0
@@ -118,10 +120,16 @@ class Destination:
         counters["queue full"] = self.stats.dropped_queue_full
         return counters
 
-    def offer(self, batch: Sequence[Any]) -> None:
+    def offer(self, batch: Sequence[Any], due: bool = False) -> None:
+        """``due``: the items have already waited the schedule delay; a worker lingering for a larger batch
+        exports what it has."""
         if self.accepts is not None:
-            batch = [item for item in batch if self.accepts(item)]
+            batch = self._accepted(batch)
         if not batch:
+            if due and self._lingering:
+                with self._cond:
+                    self._due = True
+                    self._cond.notify()
             return
         with self._cond:
             if self._shut_down:
@@ -130,12 +138,33 @@ class Destination:
             if self._queued_items + len(batch) > self.capacity:
                 self.stats.dropped_queue_full += len(batch)  # reported by the dispatcher's LossMonitor
                 return
+            if not self._batches:
+                self._oldest_arrival = time.monotonic()
             self._batches.append(batch)
             self._queued_items += len(batch)
-            # A worker lingering for a larger batch is woken only once there is one (waking it for every
-            # small batch the dispatcher hands over would cost a thread switch each).
-            if not self._lingering or self._queued_items >= self.batch_target:
+            self._due = self._due or due
+            # A worker lingering for a larger batch is woken only once there is one, or the items are due
+            # (waking it for every small batch the dispatcher hands over would cost a thread switch each).
+            if not self._lingering or self._due or self._queued_items >= self.batch_target:
                 self._cond.notify()
+
+    def _accepted(self, batch: Sequence[Any]) -> list[Any]:
+        accepts = self.accepts
+        try:
+            return [item for item in batch if accepts(item)]  # type: ignore[misc]
+        except Exception:
+            pass
+        # A filter that raises (an exporter's ``wants``) costs only the items it raised on, counted; it must
+        # not stop the dispatcher that called it.
+        kept = []
+        for item in batch:
+            try:
+                if accepts(item):  # type: ignore[misc]
+                    kept.append(item)
+            except Exception:
+                self.stats.failed += 1
+                self.stats.by_reason["filter_failed"] = self.stats.by_reason.get("filter_failed", 0) + 1
+        return kept
 
     def _run(self) -> None:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
@@ -167,20 +196,27 @@ class Destination:
         batches joined up to its preferred size, after lingering for them to add up."""
         target = self.batch_target
         if not target or len(self._batches[0]) >= target:
-            return self._batches.popleft()
-        give_up_at = time.monotonic() + self.linger
-        self._lingering = True
-        try:
-            while self._queued_items < target and not (self._stopping or self._draining or self._flushes):
-                remaining = give_up_at - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-        finally:
-            self._lingering = False
-        batch = list(self._batches.popleft())
-        while self._batches and len(batch) + len(self._batches[0]) <= target:
-            batch.extend(self._batches.popleft())
+            batch: Sequence[Any] = self._batches.popleft()
+        else:
+            # The linger counts from the oldest queued batch's arrival, not from when the worker got to it.
+            give_up_at = self._oldest_arrival + self.linger
+            self._lingering = True
+            try:
+                while self._queued_items < target and not (self._stopping or self._draining or self._flushes
+                                                           or self._due):
+                    remaining = give_up_at - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+            finally:
+                self._lingering = False
+            batch = list(self._batches.popleft())
+            while self._batches and len(batch) + len(self._batches[0]) <= target:
+                batch.extend(self._batches.popleft())
+        if self._batches:
+            self._oldest_arrival = time.monotonic()  # what is left waits afresh, up to one more linger
+        else:
+            self._due = False
         return batch
 
     def _attempt(self, batch: Sequence[Any]) -> Any:

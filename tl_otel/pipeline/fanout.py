@@ -47,12 +47,13 @@ class Fanout:
         self.name = name
         # Runs once per item on the dispatcher thread before any destination sees it (redaction).
         self.prepare = prepare
-        # Makes the compact record that destinations with ``takes_records`` receive instead of the item
-        # (only when one of them does).
-        self.record = record if any(d.takes_records for d in destinations) else None
+
         self.dropped_unprepared = 0
         self.dropped_unreadable = 0
         self.destinations = list(destinations)
+        # Makes the compact record that destinations with ``takes_records`` receive instead of the item
+        # (only when one of them does).
+        self.record = record if any(d.takes_records for d in self.destinations) else None
         self.capacity = capacity
         self.batch_size = batch_size
         self.wake_at = min(batch_size, RELEASE_AT)
@@ -101,9 +102,11 @@ class Fanout:
     # -- dispatcher ------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop:
-            self._wake.wait(self.schedule_delay)
+            woken = self._wake.wait(self.schedule_delay)
             self._wake.clear()
-            self._dispatch()
+            # Woken by the timer, what is handed over has waited the whole schedule delay: it is due, and a
+            # destination that joins batches exports it without lingering again.
+            self._dispatch(due=not woken)
             self._poll_losses()
 
     def _loss_counters(self) -> dict[str, int]:
@@ -119,7 +122,7 @@ class Fanout:
             with contextlib.suppress(Exception):  # a diagnostic must never stop the dispatcher
                 monitor.poll(now)
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, due: bool = False) -> None:
         with self._dispatch_lock:
             items = self._items
             while items:
@@ -130,7 +133,7 @@ class Fanout:
                     batch = self._prepared(batch)
                 records = self._records(batch) if self.record is not None else batch
                 for destination in self.destinations:
-                    destination.offer(records if destination.takes_records else batch)
+                    destination.offer(records if destination.takes_records else batch, due)
 
     def _prepared(self, batch: list[Any]) -> list[Any]:
         prepare = self.prepare

@@ -43,36 +43,50 @@ def _plain_attributes(attributes: Any) -> Any:
 
 
 def from_span(span: Any) -> tuple[Any, ...]:
-    """The record of a ReadableSpan (or of anything with its interface)."""
-    context = span.context
-    parent = span.parent
-    status = span.status
-    scope = span.instrumentation_scope
-    events = span.events
-    service, pid = identity(span.resource)
+    """The record of a ReadableSpan (or of anything with its interface).
+
+    Read through the SDK's own fields where they are there: each ReadableSpan property is a function call, and
+    this runs for every span (the redaction step relies on the same fields, tests/test_redaction.py)."""
+    try:
+        context, parent, status = span._context, span._parent, span._status
+        scope, events, attributes = span._instrumentation_scope, span._events, span._attributes
+        name, kind, start, end, resource = span._name, span._kind, span._start_time, span._end_time, span._resource
+    except AttributeError:
+        context, parent, status = span.context, span.parent, span.status
+        scope, events, attributes = span.instrumentation_scope, span.events, span.attributes
+        name, kind, start, end, resource = span.name, span.kind, span.start_time, span.end_time, span.resource
+    trace_id, span_id = context.trace_id, context.span_id
+    parent_id = parent.span_id if parent is not None else None
+    service, pid = identity(resource)
     return (
-        span.name,
-        span.kind.value,
-        context.trace_id,
-        context.span_id,
-        parent.span_id if parent is not None else None,
-        bool(parent is not None and parent.is_remote),
-        bool(context.trace_flags.sampled),
-        span.start_time or 0,
-        span.end_time or 0,
-        status.status_code.value,
+        name,
+        kind._value_,
+        trace_id,
+        span_id,
+        parent_id,
+        parent is not None and parent.is_remote,
+        bool(context.trace_flags & 1),
+        start or 0,
+        end or 0,
+        status.status_code._value_,
         status.description,
         scope.name if scope is not None else "",
-        _plain_attributes(span._attributes if hasattr(span, "_attributes") else span.attributes),
-        tuple((event.name, event.timestamp, _plain_attributes(event.attributes)) for event in events) if events
-        else (),
-        format(context.trace_id, "032x"),
-        format(context.span_id, "016x"),
-        format(parent.span_id, "016x") if parent is not None else None,
-        kind_of(span),
+        _plain_attributes(attributes),
+        _events(events),
+        format(trace_id, "032x"),
+        format(span_id, "016x"),
+        format(parent_id, "016x") if parent_id is not None else None,
+        kind_of(span) if kind is SpanKind.SERVER or kind is SpanKind.CONSUMER else None,
         service,
         pid,
     )
+
+
+def _events(events: Any) -> tuple[tuple[str, int, Any], ...]:
+    # The SDK's BoundedList answers len() in Python; its deque in C (most spans have no events).
+    if not getattr(events, "_dq", events):
+        return ()
+    return tuple((event.name, event.timestamp, _plain_attributes(event.attributes)) for event in events)
 
 
 def is_sampled(record: tuple[Any, ...]) -> bool:
