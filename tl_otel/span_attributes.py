@@ -18,6 +18,15 @@ def plain(attributes: Any) -> Mapping[str, Any]:
     return attributes if attributes is not None else {}
 
 
+def as_dict(attributes: Any) -> dict[str, Any]:
+    """A plain dict of the attributes: the one inside a ``BoundedAttributes``, else a copy (a ``mappingproxy``
+    or any other mapping), for what keeps them past the SDK object (tl_otel.pipeline's records)."""
+    inner = getattr(attributes, "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return dict(attributes) if attributes else {}
+
+
 def of_span(span: Any) -> Mapping[str, Any]:
     """A span's attributes, without the mappingproxy ``ReadableSpan.attributes`` builds on each access."""
     inner = getattr(getattr(span, "_attributes", None), "_dict", None)

@@ -10,16 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tl_otel.pipeline.span_record import record_field
 from tl_otel.resource import identity
+from tl_otel.span_attributes import as_dict
 
 (TIMESTAMP, SEVERITY, BODY, ATTRIBUTES, TRACE_ID, SPAN_ID, TRACE_HEX, SPAN_HEX, SCOPE, SERVICE, PID) = range(11)
-
-
-def _plain_attributes(attributes: Any) -> Any:
-    inner = getattr(attributes, "_dict", None)
-    if type(inner) is dict:
-        return inner
-    return dict(attributes) if attributes else {}
 
 
 def from_log(data: Any) -> tuple[Any, ...]:
@@ -33,7 +28,7 @@ def from_log(data: Any) -> tuple[Any, ...]:
         record.timestamp or record.observed_timestamp,
         getattr(severity, "value", 0) or 0,
         record.body,
-        _plain_attributes(record.attributes),
+        as_dict(record.attributes),
         trace_id,
         span_id,
         format(trace_id, "032x") if trace_id else None,
@@ -44,10 +39,6 @@ def from_log(data: Any) -> tuple[Any, ...]:
     )
 
 
-def _field(index: int) -> Any:
-    return property(lambda view: view.data[index])
-
-
 class LogView:
     """A view over one log record."""
 
@@ -56,17 +47,17 @@ class LogView:
     def __init__(self, data: tuple[Any, ...]) -> None:
         self.data = data
 
-    timestamp: int | None = _field(TIMESTAMP)
-    severity_number: int = _field(SEVERITY)
-    body: Any = _field(BODY)
-    attributes: Mapping[str, Any] = _field(ATTRIBUTES)
-    trace_id: int = _field(TRACE_ID)
-    span_id: int = _field(SPAN_ID)
-    trace_hex: str | None = _field(TRACE_HEX)
-    span_hex: str | None = _field(SPAN_HEX)
-    scope_name: str = _field(SCOPE)
-    service: Any = _field(SERVICE)
-    pid: Any = _field(PID)
+    timestamp: int | None = record_field(TIMESTAMP)
+    severity_number: int = record_field(SEVERITY)
+    body: Any = record_field(BODY)
+    attributes: Mapping[str, Any] = record_field(ATTRIBUTES)
+    trace_id: int = record_field(TRACE_ID)
+    span_id: int = record_field(SPAN_ID)
+    trace_hex: str | None = record_field(TRACE_HEX)
+    span_hex: str | None = record_field(SPAN_HEX)
+    scope_name: str = record_field(SCOPE)
+    service: Any = record_field(SERVICE)
+    pid: Any = record_field(PID)
 
 
 def log_views(items: Iterable[Any]) -> list[LogView]:

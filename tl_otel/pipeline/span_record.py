@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tl_otel.request_kinds import kind_of
 from tl_otel.resource import identity
+from tl_otel.span_attributes import as_dict
 
 (NAME, KIND, TRACE_ID, SPAN_ID, PARENT_SPAN_ID, PARENT_IS_REMOTE, SAMPLED, START, END, STATUS, STATUS_DESCRIPTION,
  SCOPE, ATTRIBUTES, EVENTS, TRACE_HEX, SPAN_HEX, PARENT_HEX, REQUEST_KIND, SERVICE, PID) = range(20)
@@ -33,13 +34,6 @@ EVENT_NAME, EVENT_TIME, EVENT_ATTRIBUTES = range(3)
 
 _KINDS = {kind.value: kind for kind in SpanKind}
 _STATUSES = {status.value: status for status in StatusCode}
-
-
-def _plain_attributes(attributes: Any) -> Any:
-    inner = getattr(attributes, "_dict", None)
-    if type(inner) is dict:
-        return inner
-    return dict(attributes) if attributes else {}
 
 
 def from_span(span: Any) -> tuple[Any, ...]:
@@ -71,7 +65,7 @@ def from_span(span: Any) -> tuple[Any, ...]:
         status.status_code._value_,
         status.description,
         scope.name if scope is not None else "",
-        _plain_attributes(attributes),
+        as_dict(attributes),
         _events(events),
         format(trace_id, "032x"),
         format(span_id, "016x"),
@@ -86,14 +80,15 @@ def _events(events: Any) -> tuple[tuple[str, int, Any], ...]:
     # The SDK's BoundedList answers len() in Python; its deque in C (most spans have no events).
     if not getattr(events, "_dq", events):
         return ()
-    return tuple((event.name, event.timestamp, _plain_attributes(event.attributes)) for event in events)
+    return tuple((event.name, event.timestamp, as_dict(event.attributes)) for event in events)
 
 
 def is_sampled(record: tuple[Any, ...]) -> bool:
     return record[SAMPLED]
 
 
-def _field(index: int) -> Any:
+def record_field(index: int) -> Any:
+    """A view's read-only property for one position of its record."""
     return property(lambda view: view.data[index])
 
 
@@ -105,23 +100,23 @@ class SpanRecord:
     def __init__(self, data: tuple[Any, ...]) -> None:
         self.data = data
 
-    name: str = _field(NAME)  # type: ignore[assignment]
-    trace_id: int = _field(TRACE_ID)  # type: ignore[assignment]
-    span_id: int = _field(SPAN_ID)  # type: ignore[assignment]
-    parent_span_id: int | None = _field(PARENT_SPAN_ID)  # type: ignore[assignment]
-    sampled: bool = _field(SAMPLED)  # type: ignore[assignment]
-    start_time: int = _field(START)  # type: ignore[assignment]
-    end_time: int = _field(END)  # type: ignore[assignment]
-    status_description: str | None = _field(STATUS_DESCRIPTION)  # type: ignore[assignment]
-    scope_name: str = _field(SCOPE)  # type: ignore[assignment]
-    attributes: Mapping[str, Any] = _field(ATTRIBUTES)  # type: ignore[assignment]
-    events: tuple[tuple[str, int, Mapping[str, Any]], ...] = _field(EVENTS)  # type: ignore[assignment]
-    trace_hex: str = _field(TRACE_HEX)  # type: ignore[assignment]
-    span_hex: str = _field(SPAN_HEX)  # type: ignore[assignment]
-    parent_hex: str | None = _field(PARENT_HEX)  # type: ignore[assignment]
-    request_kind: str | None = _field(REQUEST_KIND)  # type: ignore[assignment]
-    service: Any = _field(SERVICE)  # type: ignore[assignment]
-    pid: Any = _field(PID)  # type: ignore[assignment]
+    name: str = record_field(NAME)  # type: ignore[assignment]
+    trace_id: int = record_field(TRACE_ID)  # type: ignore[assignment]
+    span_id: int = record_field(SPAN_ID)  # type: ignore[assignment]
+    parent_span_id: int | None = record_field(PARENT_SPAN_ID)  # type: ignore[assignment]
+    sampled: bool = record_field(SAMPLED)  # type: ignore[assignment]
+    start_time: int = record_field(START)  # type: ignore[assignment]
+    end_time: int = record_field(END)  # type: ignore[assignment]
+    status_description: str | None = record_field(STATUS_DESCRIPTION)  # type: ignore[assignment]
+    scope_name: str = record_field(SCOPE)  # type: ignore[assignment]
+    attributes: Mapping[str, Any] = record_field(ATTRIBUTES)  # type: ignore[assignment]
+    events: tuple[tuple[str, int, Mapping[str, Any]], ...] = record_field(EVENTS)  # type: ignore[assignment]
+    trace_hex: str = record_field(TRACE_HEX)  # type: ignore[assignment]
+    span_hex: str = record_field(SPAN_HEX)  # type: ignore[assignment]
+    parent_hex: str | None = record_field(PARENT_HEX)  # type: ignore[assignment]
+    request_kind: str | None = record_field(REQUEST_KIND)  # type: ignore[assignment]
+    service: Any = record_field(SERVICE)  # type: ignore[assignment]
+    pid: Any = record_field(PID)  # type: ignore[assignment]
 
     @property
     def kind(self) -> SpanKind:
