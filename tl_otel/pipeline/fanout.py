@@ -6,8 +6,8 @@ batches; destinations export on their own threads.
 
 On the dispatcher, each item is prepared once (redaction) and, for the span pipeline, turned once into the
 compact record tl-otel's own exporters read (``tl_otel.pipeline.span_record``); destinations whose exporter
-reads records get those, any other exporter gets the SDK's objects. Once every destination that wants the
-SDK object has it, nothing holds it: it is released as soon as the dispatcher has passed."""
+reads records get those, any other exporter gets the SDK's objects. Unless such an other exporter's destination
+queues it, nothing of tl-otel's holds an SDK object once the dispatcher has passed."""
 
 from __future__ import annotations
 
@@ -47,7 +47,6 @@ class Fanout:
         self.name = name
         # Runs once per item on the dispatcher thread before any destination sees it (redaction).
         self.prepare = prepare
-
         self.dropped_unprepared = 0
         self.dropped_unreadable = 0
         self.destinations = list(destinations)
