@@ -305,3 +305,26 @@ def test_the_local_store_keeps_counts_in_slots_of_a_sixtieth_of_the_window(tmp_p
     assert store.window(now, 300) == {("api", "/a"): [299, 0, 0, 0]}
     with sqlite3.connect(store.path) as connection:
         assert connection.execute("SELECT COUNT(*) FROM counts").fetchone()[0] <= 62  # slots, not seconds
+
+
+def test_a_busy_read_of_the_local_store_is_no_failure_of_it(tmp_path, self_log):
+    """A busy store (other processes writing) is no reason to evaluate alone: that process would notify on its
+    own share of the counts, a second notice for the same incident."""
+    store = LocalAlertStore(str(tmp_path / "tl-otel-x" / "alerts-svc.sqlite3"))
+    assert store.window(time.time(), 60) == {}  # opens it
+
+    class BusyReads:
+        def __init__(self, connection):
+            self.connection = connection
+
+        def execute(self, sql, *args):
+            if sql.lstrip().startswith("SELECT"):
+                raise sqlite3.OperationalError("database is locked")
+            return self.connection.execute(sql, *args)
+
+    real = store._connection
+    store._connection = BusyReads(real)
+    assert store.window(time.time(), 60) is None  # this step sees only this process's counts
+    store._connection = real
+    assert warnings_about_the_store(self_log) == []
+    assert store.window(time.time(), 60) == {}  # and the next one the store's again, not 30 s later

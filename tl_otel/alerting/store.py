@@ -44,6 +44,11 @@ class Refused(Exception):
     """The store cannot be used safely, now or later: this process evaluates alone."""
 
 
+class _Busy(Exception):
+    """Other processes held the store for the whole busy timeout while this one opened it: they are alive and
+    stepping, so this process skips a step rather than stepping (and notifying) alone."""
+
+
 def store_directory() -> str:
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir:
@@ -134,6 +139,8 @@ class LocalAlertStore:
                            "per process)", exc)
             return None
         except (sqlite3.Error, OSError) as exc:
+            if _busy(exc):
+                raise _Busy() from None
             self._down("alert store %s unavailable (%s): evaluating alerts in this process alone", self.path, exc)
             return None
         if self._failed_at:
@@ -154,7 +161,10 @@ class LocalAlertStore:
         self._failed_at = time.monotonic()
 
     def add_counts(self, buckets: dict[int, dict[tuple[str, str], list[int]]]) -> bool:
-        connection = self._connect()
+        try:
+            connection = self._connect()
+        except _Busy:
+            return False  # the counts stay here and go with the next step
         if connection is None:
             return False
         slots: dict[tuple[int, str, str], list[int]] = {}
@@ -182,7 +192,10 @@ class LocalAlertStore:
             return False
 
     def window(self, now_s: float, window_s: float) -> dict[tuple[str, str], list[int]] | None:
-        connection = self._connect()
+        try:
+            connection = self._connect()
+        except _Busy:
+            return None  # this step sees this process's own counts; the shared state is not left
         if connection is None:
             return None
         oldest = int(now_s - window_s) + 1
@@ -192,7 +205,8 @@ class LocalAlertStore:
                 "SELECT signal, key, SUM(total), SUM(errors), SUM(slow), SUM(limited) FROM counts "
                 "WHERE second >= ? GROUP BY signal, key", (oldest,)).fetchall()
         except sqlite3.Error as exc:
-            self._fail(exc)
+            if not _busy(exc):  # busy is no failure of the store: reading again next step
+                self._fail(exc)
             return None
         return {(signal, key): [int(a), int(b), int(c), int(d)] for signal, key, a, b, c, d in rows}
 
@@ -200,7 +214,10 @@ class LocalAlertStore:
                  ) -> bool:
         """Run one lifecycle step on the shared alert table, serialised across processes: ``step`` gets the
         stored alerts and returns them as they should be stored."""
-        connection = self._connect()
+        try:
+            connection = self._connect()
+        except _Busy:
+            return True  # as for a busy BEGIN IMMEDIATE below: another process carries this tick
         if connection is None:
             return False
         try:
