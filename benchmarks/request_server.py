@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.proc_cpu import process_seconds, snapshot
-from examples.processes import REPO, free_port, wait_http
+from examples.processes import REPO, free_port, stop_process, wait_http
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,7 @@ def measure(variant: Variant, bin_dir: Path, peers: dict[str, str], warmup: floa
             if client is not None and client.poll() is None:
                 client.kill()
                 client.wait()
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
     requests = max(load["requests"], 1)
     cpu = cpu_after - cpu_before
     split = split_by_thread(server.pid, threads_before, threads_after, cpu, python_names)

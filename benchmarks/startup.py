@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from examples.processes import BIN, REPO, free_port
+from examples.processes import BIN, REPO, free_port, stop_process
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -62,12 +62,7 @@ def time_to_first_200(command: list[str], port: int, extra_env: dict[str, str],
             time.sleep(0.005)
         raise TimeoutError(f"no 200 from {command} within {timeout}s")
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -49,22 +49,28 @@ class Process:
     files: list[Any] = field(default_factory=list)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        returncode = stop_process(self.popen, sig, timeout)
         for handle in self.files:
             handle.close()
-        return self.popen.returncode
+        return returncode
 
     def records(self) -> list[dict[str, Any]]:
         return read_json_lines(self.stdout_path)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
+
+
+def stop_process(popen: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    """Signal a process (SIGTERM: its graceful shutdown), wait for it, kill it if it outlives ``timeout``."""
+    if popen.poll() is None:
+        popen.send_signal(sig)
+        try:
+            popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+    return popen.returncode
 
 
 def read_json_lines(path: Path) -> list[dict[str, Any]]:

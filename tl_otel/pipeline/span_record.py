@@ -18,7 +18,7 @@ span's own, shared with any other exporter that received the span."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
@@ -107,13 +107,11 @@ class SpanRecord:
     sampled: bool = record_field(SAMPLED)  # type: ignore[assignment]
     start_time: int = record_field(START)  # type: ignore[assignment]
     end_time: int = record_field(END)  # type: ignore[assignment]
-    status_description: str | None = record_field(STATUS_DESCRIPTION)  # type: ignore[assignment]
     scope_name: str = record_field(SCOPE)  # type: ignore[assignment]
     attributes: Mapping[str, Any] = record_field(ATTRIBUTES)  # type: ignore[assignment]
     events: tuple[tuple[str, int, Mapping[str, Any]], ...] = record_field(EVENTS)  # type: ignore[assignment]
     trace_hex: str = record_field(TRACE_HEX)  # type: ignore[assignment]
     span_hex: str = record_field(SPAN_HEX)  # type: ignore[assignment]
-    parent_hex: str | None = record_field(PARENT_HEX)  # type: ignore[assignment]
     request_kind: str | None = record_field(REQUEST_KIND)  # type: ignore[assignment]
     service: Any = record_field(SERVICE)  # type: ignore[assignment]
     pid: Any = record_field(PID)  # type: ignore[assignment]
@@ -139,11 +137,6 @@ class SpanRecord:
     def duration_ms(self) -> float:
         data = self.data
         return round((data[END] - data[START]) / 1e6, 3)
-
-    def exception_events(self) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
-        for event in self.data[EVENTS]:
-            if event[EVENT_NAME] == "exception":
-                yield event
 
     def __repr__(self) -> str:
         return f"SpanRecord({self.data[NAME]!r}, {self.data[SPAN_HEX]})"
