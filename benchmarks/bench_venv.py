@@ -5,7 +5,7 @@ upstream's launcher and tl-otel's, so leaving it out would price a setup nobody 
 rebuilt when pyproject.toml is newer than the last install.
 
 SQLAlchemy is held below 2.1: upstream's SQLAlchemy instrumentation declares ``sqlalchemy<2.1`` and skips a
-newer one (tl-otel applies it anyway, tl_otel/instrumentation_versions.py), so on 2.1 the upstream variants
+newer one (tl-otel applies it anyway, tl_otel/startup/instrumentation_versions.py), so on 2.1 the upstream variants
 would not trace the route's query at all and tl-otel's SQL span would be priced against nothing."""
 
 from __future__ import annotations

@@ -25,11 +25,11 @@ from opentelemetry.trace import SpanKind
 from benchmarks.export_helper import SPANS, HelperProcess, PipeExporter
 from benchmarks.paired import ratio, rotated, summary
 from benchmarks.peers import Peers
+from tl_otel.app_thread.processors import FanoutSpanProcessor
+from tl_otel.app_thread.sampling import LocalRootRecordingSampler
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
-from tl_otel.pipeline.processors import FanoutSpanProcessor
-from tl_otel.sampling import LocalRootRecordingSampler
 
 BSP, ALL = "SDK + BatchSpanProcessor", "tl-otel, all destinations + alerts"
 HELPER = "tl-otel, all, exporting in a helper process"

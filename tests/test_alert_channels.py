@@ -207,7 +207,7 @@ def test_slack_500_retried_then_hang_times_out_without_leaking_the_url(webhook, 
     import logging
 
     from tl_otel.alerting import channels
-    from tl_otel.self_log import RateLimitedLog
+    from tl_otel.diagnostics.self_log import RateLimitedLog
 
     monkeypatch.setattr(channels, "_rate_limited", RateLimitedLog())  # earlier tests' warnings hold this one back
 

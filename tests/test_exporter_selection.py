@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tl_otel.exporter_selection import entry_point_name, load_exporters, selected_exporters
 from tl_otel.settings import resolve
+from tl_otel.startup.exporter_selection import entry_point_name, load_exporters, selected_exporters
 
 
 def chosen(signal: str, env: dict[str, str]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Instrumentations and the application's own library versions (tl_otel/instrumentation_versions.py):
+"""Instrumentations and the application's own library versions (tl_otel/startup/instrumentation_versions.py):
 SQLAlchemy 2.1 gets SQL spans from sync and async engines, under the launcher and with configure(); an
 instrumentation that cannot trace the installed version is named on the start-up line and by doctor.
 The greenlet-less SQLAlchemy 2.1 case runs in tests/test_pinned_versions.py (its own virtualenv)."""

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from examples.processes import REPO
 from tl_otel.exporters.jsonl import encoder
 from tl_otel.exporters.jsonl.encoder import encode_line
-from tl_otel.safe_values import safe_str, to_jsonable
+from tl_otel.semantics.safe_values import safe_str, to_jsonable
 
 _reference_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                                     default=safe_str).encode

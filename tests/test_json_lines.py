@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tl_otel.exporters.jsonl.encoder import encode_line
-from tl_otel.safe_values import to_jsonable
+from tl_otel.semantics.safe_values import to_jsonable
 
 
 class BrokenStr:

@@ -1,6 +1,6 @@
 """A failing outgoing call (``requests`` in an API route, ``httpx`` in a Celery task) gives one ``$exception``
 with the application's frames, from the route's or task's function down to the failing call, ``in_app`` set
-right, the route or task of the local root, and no tl-otel frame (tl_otel/exception_context.py). Real
+right, the route or task of the local root, and no tl-otel frame (tl_otel/app_thread/exception_context.py). Real
 uvicorn and Celery prefork processes under the launcher, PostHog's capture API faked in this process."""
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind
 
 from examples.peers.waiting import wait_for
+from tl_otel.app_thread.processors import FanoutSpanProcessor
+from tl_otel.app_thread.sampling import LocalRootRecordingSampler
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
-from tl_otel.pipeline.processors import FanoutSpanProcessor
-from tl_otel.sampling import LocalRootRecordingSampler
 
 
 class BlockingExporter(InMemorySpanExporter):

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tl_otel.app_thread.processors import FanoutSpanProcessor
 from tl_otel.exporters.jsonl.base import JsonLinesOptions
 from tl_otel.exporters.jsonl.spans import JsonSpanExporter
 from tl_otel.exporters.posthog.delivery import _dumps, _encode_event
@@ -21,7 +22,6 @@ from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
-from tl_otel.pipeline.processors import FanoutSpanProcessor
 from tl_otel.pipeline.span_record import SpanRecord, from_span, is_sampled
 
 

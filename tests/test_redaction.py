@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tl_otel.exporters.jsonl.encoder import encode_line
 from tl_otel.redaction.redactor import MARKER, Redactor, with_changes
-from tl_otel.safe_values import to_jsonable
+from tl_otel.semantics.safe_values import to_jsonable
 
 redactor = Redactor(secrets=["phc_configuredkey1234567890", "https://hooks.example.test/services/T01/B02/whsecretpath99"])
 
@@ -134,7 +134,7 @@ def test_scout_path_carries_scouts_own_marker():
 
 
 def test_user_header_capture_list_is_merged_with_scouts(monkeypatch):
-    from tl_otel.instrumentation_options import SCOUT_REQUEST_HEADERS, instrumentor_kwargs
+    from tl_otel.integrations.fastapi import SCOUT_REQUEST_HEADERS, instrumentor_kwargs
     from tl_otel.settings import resolve
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "authorization,X-Tenant")
@@ -473,7 +473,7 @@ def test_metrics_follow_the_redaction_settings():
     ("GET https://h.test/a?b=1 retry", "GET https://h.test/a retry"), ("GET /engines/{id}", "GET /engines/{id}"),
 ])
 def test_names_derived_from_a_span_name_drop_the_query_string(name, derived):
-    from tl_otel.span_names import without_query
+    from tl_otel.semantics.span_names import without_query
 
     assert without_query(name) == derived
 

@@ -1,5 +1,5 @@
 """Under ``opentelemetry-instrument uvicorn --reload`` tl-otel configures the server process only: the
-reloader parent and multiprocessing's resource tracker stay untouched (tl_otel/process_roles.py). One
+reloader parent and multiprocessing's resource tracker stay untouched (tl_otel/startup/process_roles.py). One
 start-up line per server process, from the process that serves; a reload brings exactly one more."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from examples.processes import BIN, REPO, base_env, free_port, start, wait_http
 from tests.conftest import startup_lines
-from tl_otel.process_roles import helper_role
+from tl_otel.startup.process_roles import helper_role
 
 APP = '''
 from fastapi import FastAPI

@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from examples.peers.fake_core_agent import summarise
 from tl_otel.exporters.scout.assembly import RequestAssembler
 from tl_otel.exporters.scout.commands import build, tag_value
-from tl_otel.span_attributes import of_span
+from tl_otel.semantics.span_attributes import of_span
 
 
 def web_request(tracer, status=200, target="/items/7?q=abc&password=hunter2", headers=None):
@@ -199,7 +199,7 @@ def test_a_url_no_route_matched_is_not_a_scout_request(recorder):
 def test_the_endpoint_is_recorded_for_a_full_match_else_the_route_whose_path_matched(recorder):
     from fastapi import FastAPI
 
-    from tl_otel.instrumentation_options import record_endpoint
+    from tl_otel.integrations.fastapi import record_endpoint
 
     app = FastAPI()
 
@@ -232,7 +232,7 @@ def test_the_endpoint_found_for_a_route_is_remembered_per_application(recorder):
     template keep their own endpoints."""
     from fastapi import FastAPI
 
-    from tl_otel.instrumentation_options import record_endpoint
+    from tl_otel.integrations.fastapi import record_endpoint
 
     first, second = FastAPI(), FastAPI()
 
@@ -259,7 +259,7 @@ def test_a_405_is_named_after_the_route_starlette_runs_for_its_own_path(recorder
     matches: the endpoint is found per path, not remembered per route."""
     from fastapi import FastAPI
 
-    from tl_otel.instrumentation_options import record_endpoint
+    from tl_otel.integrations.fastapi import record_endpoint
 
     app = FastAPI()
 

@@ -39,7 +39,7 @@ def test_tl_otel_log_records_have_everything_a_readable_log_record_has():
     from opentelemetry.sdk._logs import LogRecordLimits, ReadableLogRecord, ReadWriteLogRecord
     from opentelemetry.sdk.resources import Resource
 
-    from tl_otel.log_records import PrecleanedLogRecord, exportable
+    from tl_otel.app_thread.log_records import PrecleanedLogRecord, exportable
 
     record = PrecleanedLogRecord(log_record=LogRecord(body="hi", attributes={"k": 1}),
                                  resource=Resource.create({}), limits=LogRecordLimits())

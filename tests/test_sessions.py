@@ -1,4 +1,4 @@
-"""WebSocket sessions and long-lived routes are not API requests (tl_otel/request_kinds.py): no
+"""WebSocket sessions and long-lived routes are not API requests (tl_otel/semantics/request_kinds.py): no
 ``api_request``, no Scout request, not in the alert totals; an exception inside a WebSocket handler still
 gives ``$exception`` and an ERROR JSON line. End to end under uvicorn and the launcher, with the PostHog and
 Scout peers; the alert totals with real SDK spans shaped as the ASGI instrumentation makes them."""
@@ -16,9 +16,9 @@ from websockets.sync.client import connect
 from examples.peers.fake_core_agent import FakeCoreAgent
 from examples.peers.posthog_capture import PostHogCapture
 from examples.processes import BIN, REPO, base_env, free_port, request, start, wait_http
-from tl_otel import request_kinds
 from tl_otel.alerting.processor import API, AlertingSpanProcessor
-from tl_otel.request_kinds import RequestKinds
+from tl_otel.semantics import request_kinds
+from tl_otel.semantics.request_kinds import RequestKinds
 
 
 @pytest.mark.e2e

@@ -7,9 +7,9 @@ and load what they need only when called."""
 from __future__ import annotations
 
 from tl_otel import alerts
-from tl_otel.configuration import configure, current_runtime
-from tl_otel.engine import engine_run
+from tl_otel.app_thread.engine import engine_run
 from tl_otel.settings import ConfigurationError
+from tl_otel.startup.configure import configure, current_runtime
 
 __all__ = ["ConfigurationError", "alerts", "configure", "engine_run", "force_flush", "health", "shutdown"]
 
@@ -31,7 +31,7 @@ def health() -> dict:
     """Per signal and destination: items accepted, exported, failed and dropped (by reason), queue depth
     and capacity, last success and last error, plus each backend's own counters (PostHog delivery,
     Scout core-agent client and request assembly). Empty before configure()."""
-    from tl_otel.health_report import report
+    from tl_otel.diagnostics.health_report import report
 
     runtime = current_runtime()
     return {} if runtime is None else report(runtime)

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def _engine() -> Any:
-    from tl_otel.configuration import current_runtime
+    from tl_otel.startup.configure import current_runtime
 
     runtime = current_runtime()
     return None if runtime is None else runtime.alert_engine

@@ -1,6 +1,6 @@
 """Building one JSON line from a dict of fields, safely.
 
-Fields are made JSON-safe (``tl_otel.safe_values``) only when a fast type check says they need it, so
+Fields are made JSON-safe (``tl_otel.semantics.safe_values``) only when a fast type check says they need it, so
 the usual record of strings and numbers costs one ``json.dumps``. Lone surrogates are replaced with
 U+FFFD so every line is valid UTF-8.
 
@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from tl_otel.safe_values import safe_str, to_jsonable, truncate
-from tl_otel.span_attributes import plain
+from tl_otel.semantics.safe_values import safe_str, to_jsonable, truncate
+from tl_otel.semantics.span_attributes import plain
 
 try:
     import orjson

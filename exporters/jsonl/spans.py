@@ -35,7 +35,7 @@ from tl_otel.pipeline.span_record import (
     TRACE_HEX,
     as_record,
 )
-from tl_otel.span_names import without_query
+from tl_otel.semantics.span_names import without_query
 
 _NOTABLE_KINDS = frozenset(kind.value for kind in (SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CLIENT,
                                                     SpanKind.PRODUCER))

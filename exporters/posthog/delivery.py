@@ -29,7 +29,7 @@ from typing import Any
 import requests
 from posthog import request as posthog_request
 
-from tl_otel.self_log import RateLimitedLog
+from tl_otel.diagnostics.self_log import RateLimitedLog
 
 MAX_EVENT_BYTES = 900 * 1024  # the posthog client's per-event cap
 MAX_REQUEST_BYTES = 5 * 1024 * 1024  # the client stops filling a batch here (the server takes 20 MB)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from tl_otel.exception_context import is_own_frame
+from tl_otel.app_thread.exception_context import is_own_frame
 
 _FRAME = re.compile(r'^  File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>.+)$')
 _CAUSE = "The above exception was the direct cause of the following exception:"

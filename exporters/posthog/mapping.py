@@ -2,7 +2,7 @@
 
 | span | event |
 | --- | --- |
-| an API request (``tl_otel.request_kinds``: SERVER, not a WebSocket session or long-lived route) | ``api_request`` |
+| an API request (``semantics.request_kinds``: SERVER, not a WebSocket session or long-lived route) | ``api_request`` |
 | a Celery task run (CONSUMER, ``celery.action=run``) | ``worker_task`` (status success / retry / failure) |
 | ``engine.run`` (``tl_otel.engine_run``) | ``engine_executed`` / ``engine_failed`` / ``engine_cancelled`` |
 | ``exception`` event on any span | ``$exception`` (one per occurrence) |
@@ -21,14 +21,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tl_otel.exporters.iso_time import isoformat_utc
 from tl_otel.exporters.posthog.exceptions import SeenOccurrences, exception_list, occurrence_key
-from tl_otel.iso_time import isoformat_utc
+from tl_otel.integrations.celery import task_run_outcome
 from tl_otel.pipeline.span_record import EVENT_ATTRIBUTES, EVENT_NAME, EVENT_TIME, SpanRecord, views
-from tl_otel.request_kinds import API_REQUEST, TASK_RUN
-from tl_otel.safe_values import to_jsonable
-from tl_otel.span_attributes import first
-from tl_otel.span_names import without_query
-from tl_otel.task_outcome import task_run_outcome
+from tl_otel.semantics.request_kinds import API_REQUEST, TASK_RUN
+from tl_otel.semantics.safe_values import to_jsonable
+from tl_otel.semantics.span_attributes import first
+from tl_otel.semantics.span_names import without_query
 
 
 class SpanIds(Protocol):

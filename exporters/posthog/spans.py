@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from tl_otel.exporters.posthog.delivery import Delivery
 from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
 from tl_otel.pipeline.log_record import LogView, log_views
-from tl_otel.resource import distro_version
+from tl_otel.startup.resource import distro_version
 
 
 class PostHogSpanExporter(SpanExporter):
@@ -40,7 +40,7 @@ class PostHogSpanExporter(SpanExporter):
     @classmethod
     def from_settings(cls, settings: Any) -> PostHogSpanExporter:
         from tl_otel.redaction import current
-        from tl_otel.resource import build_resource
+        from tl_otel.startup.resource import build_resource
 
         # The service name is sent with every event: redacted like the resource every span carries.
         service = build_resource(settings, current()).attributes.get("service.name", "unknown_service")

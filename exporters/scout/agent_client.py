@@ -42,7 +42,7 @@ except ImportError:  # json writes the frames instead
     orjson = None  # type: ignore[assignment]
 from scout_apm.core.agent.commands import ApplicationEvent, Register
 
-from tl_otel.self_log import RateLimitedLog, adopt, logger
+from tl_otel.diagnostics.self_log import RateLimitedLog, adopt, logger
 
 adopt("scout_apm")  # its INFO lines ("Registering with app=…") stay out of the application's output
 _rate_limited = RateLimitedLog()

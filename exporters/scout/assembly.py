@@ -24,8 +24,8 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from tl_otel.pipeline.span_record import END, SpanRecord, views
-from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
-from tl_otel.span_attributes import first, of_span
+from tl_otel.semantics.request_kinds import API_REQUEST, TASK_RUN, kind_of
+from tl_otel.semantics.span_attributes import first, of_span
 
 MAX_SPANS_PER_REQUEST = 1500  # Scout's own agent caps a request at this many spans
 # A router answers these itself when no route matches; with a route they come from the endpoint.
@@ -50,7 +50,7 @@ class Assembled:
 
 def is_sent_to_scout(span: Any) -> bool:
     """The one test of whether a finished local root (an SDK span, on the application's thread) becomes a
-    Scout request: an API request or a task run (``tl_otel.request_kinds``; a WebSocket session or a
+    Scout request: an API request or a task run (``tl_otel.semantics.request_kinds``; a WebSocket session or a
     long-lived route is not one, as scout_apm's own integrations send no request for them) that a route
     matched (see ``_is_unrouted``)."""
     attributes = of_span(span)

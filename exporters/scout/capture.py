@@ -31,11 +31,11 @@ from opentelemetry.trace import SpanKind, TraceFlags
 from scout_apm.core.backtrace import LIMIT as STACK_LIMIT
 from scout_apm.core.n_plus_one_tracker import NPlusOneTracker
 
+from tl_otel.diagnostics.self_log import RateLimitedLog, logger
 from tl_otel.exporters.scout.assembly import is_sent_to_scout
 from tl_otel.exporters.scout.naming import SQL_SYSTEMS
 from tl_otel.redaction import redactor as redaction
-from tl_otel.self_log import RateLimitedLog, logger
-from tl_otel.span_attributes import of_span, set_after_end
+from tl_otel.semantics.span_attributes import of_span, set_after_end
 
 MEM_DELTA = "tl_otel.scout.mem_delta"
 ALLOCATIONS_START = "tl_otel.scout.allocations.start"

@@ -11,11 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tl_otel.exporters.iso_time import isoformat_utc
 from tl_otel.exporters.scout.assembly import Assembled
 from tl_otel.exporters.scout.capture import ALLOCATIONS_START, ALLOCATIONS_STOP, MEM_DELTA, STACK
 from tl_otel.exporters.scout.naming import is_noise_span, request_tags, root_operation, span_operation
-from tl_otel.iso_time import isoformat_utc
-from tl_otel.safe_values import to_jsonable
+from tl_otel.semantics.safe_values import to_jsonable
 
 _UTC = dt.timezone.utc
 _JSON_SAFE = (str, int, float, bool, type(None))

@@ -12,11 +12,11 @@ from typing import Any
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from tl_otel.diagnostics.self_log import RateLimitedLog
 from tl_otel.exporters.scout.agent_client import CoreAgentClient
 from tl_otel.exporters.scout.assembly import RequestAssembler
 from tl_otel.exporters.scout.capture import ScoutCaptureProcessor
 from tl_otel.exporters.scout.commands import build
-from tl_otel.self_log import RateLimitedLog
 
 _rate_limited = RateLimitedLog()
 

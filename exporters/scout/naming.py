@@ -13,8 +13,8 @@ from scout_apm.core.web_requests import create_filtered_path
 
 from tl_otel.pipeline.span_record import SpanRecord
 from tl_otel.redaction import MARKER
-from tl_otel.span_attributes import first
-from tl_otel.span_names import without_query
+from tl_otel.semantics.span_attributes import first
+from tl_otel.semantics.span_names import without_query
 
 SQL_SYSTEMS = frozenset({
     "sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "db2", "cockroachdb", "h2", "hsqldb",

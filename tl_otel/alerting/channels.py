@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
+from tl_otel.diagnostics.self_log import RateLimitedLog
 from tl_otel.redaction import redactor as redaction
-from tl_otel.self_log import RateLimitedLog
 
 if TYPE_CHECKING:  # smtplib and email are imported when an email is sent, not at every process start
     import smtplib

@@ -39,7 +39,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from tl_otel.alerting.channels import Channel, Notification
 from tl_otel.alerting.processor import AlertingSpanProcessor
 from tl_otel.alerting.rules import Condition, evaluate, no_calls
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 
 @dataclass

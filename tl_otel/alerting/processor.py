@@ -25,9 +25,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tl_otel.request_kinds import API_REQUEST, TASK_RUN, kind_of
-from tl_otel.span_attributes import first, of_span
-from tl_otel.task_outcome import FAILURE, task_run_outcome
+from tl_otel.integrations.celery import FAILURE, task_run_outcome
+from tl_otel.semantics.request_kinds import API_REQUEST, TASK_RUN, kind_of
+from tl_otel.semantics.span_attributes import first, of_span
 
 # counter slots per (second, signal, key)
 TOTAL, ERRORS, SLOW, LIMITED = range(4)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 LOCK_MS = 5000
 

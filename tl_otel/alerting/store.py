@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counts (second INTEGER, signal TEXT, key TEXT, total INTEGER, errors INTEGER,

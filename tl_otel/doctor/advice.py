@@ -8,7 +8,7 @@ from typing import Any
 
 
 def service_name_advice(settings: Any) -> list[str]:
-    from tl_otel.resource import build_resource
+    from tl_otel.startup.resource import build_resource
 
     carried = str(build_resource(settings).attributes.get("service.name", ""))
     if not carried.startswith("unknown_service"):

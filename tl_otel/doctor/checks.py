@@ -178,8 +178,8 @@ def _otlp_settings(env: dict[str, str]) -> tuple[str, dict[str, str]]:
 
 
 def run_checks(settings: Any, env: dict[str, str], timeout: float) -> list[CheckResult]:
-    from tl_otel.configuration import _configured_secrets
-    from tl_otel.exporter_selection import selected_exporters
+    from tl_otel.startup.configure import _configured_secrets
+    from tl_otel.startup.exporter_selection import selected_exporters
 
     scrub = Redactor(secrets=_configured_secrets(settings)).scrub_text
     checks: list[tuple[str, Callable[[], str]]] = []

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from tl_otel.instrumentation_readiness import readiness
-from tl_otel.instrumentation_versions import missing_parts
+from tl_otel.startup.instrumentation_readiness import readiness
+from tl_otel.startup.instrumentation_versions import missing_parts
 
 
 @dataclass

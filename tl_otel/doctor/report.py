@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tl_otel.doctor import advice, checks, instrumentations, log_config, server_model
-from tl_otel.resource import distro_version
 from tl_otel.settings import resolve
+from tl_otel.startup.resource import distro_version
 
 
 def _send_probes(timeout: float) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ def _alert_probes(settings: Any, timeout: float) -> list[dict[str, Any]]:
 def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
     settings = resolve()
     env = dict(os.environ)
-    from tl_otel.exporter_selection import destination_names
+    from tl_otel.startup.exporter_selection import destination_names
 
     report: dict[str, Any] = {
         "tl_otel_version": distro_version(),

@@ -1,2 +1,3 @@
-"""The delivery pipeline: one bounded queue filled by the application thread, a dispatcher, and one
-destination (own queue, worker thread, deadline) per exporter."""
+"""The delivery pipeline, on tl-otel's own threads: the bounded queue the application's processors append to
+(``tl_otel.app_thread.processors``), a dispatcher that redacts and makes compact records, and one destination
+(own queue, worker thread, deadline) per exporter."""

@@ -51,7 +51,7 @@ class Deadline:
                 try:
                     call()
                 except Exception:
-                    from tl_otel.self_log import logger
+                    from tl_otel.diagnostics.self_log import logger
 
                     logger.warning("%s failed during flush/shutdown", name, exc_info=True)
                 finally:

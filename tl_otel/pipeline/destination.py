@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
+from tl_otel.diagnostics.self_log import logger
 from tl_otel.pipeline.deadline import Deadline
-from tl_otel.self_log import logger
 
 # Circuit breaker: this many failed exports in a row open it for BREAKER_COOLDOWN seconds, doubling (each
 # failed trial) up to BREAKER_MAX_COOLDOWN.

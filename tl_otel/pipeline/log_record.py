@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tl_otel.pipeline.span_record import record_field
-from tl_otel.resource import identity
-from tl_otel.span_attributes import as_dict
+from tl_otel.semantics.span_attributes import as_dict
+from tl_otel.startup.resource import identity
 
 (TIMESTAMP, SEVERITY, BODY, ATTRIBUTES, TRACE_ID, SPAN_ID, TRACE_HEX, SPAN_HEX, SCOPE, SERVICE, PID) = range(11)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 
 class LossMonitor:

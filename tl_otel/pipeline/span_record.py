@@ -2,7 +2,7 @@
 
 Made once per span on the dispatcher thread, after redaction (:func:`from_span`), and handed to every
 tl-otel destination instead of the SDK's span, which is then released at once. What the destinations
-share is computed here, once: ids as hex, the request kind (``tl_otel.request_kinds``), the service and
+share is computed here, once: ids as hex, the request kind (``tl_otel.semantics.request_kinds``), the service and
 pid of the resource, the exception events.
 
 Why a plain tuple of plain values: a record is one object the garbage collector tracks (the tuple: CPython
@@ -23,9 +23,9 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tl_otel.request_kinds import kind_of
-from tl_otel.resource import identity
-from tl_otel.span_attributes import as_dict
+from tl_otel.semantics.request_kinds import kind_of
+from tl_otel.semantics.span_attributes import as_dict
+from tl_otel.startup.resource import identity
 
 (NAME, KIND, TRACE_ID, SPAN_ID, PARENT_SPAN_ID, PARENT_IS_REMOTE, SAMPLED, START, END, STATUS, STATUS_DESCRIPTION,
  SCOPE, ATTRIBUTES, EVENTS, TRACE_HEX, SPAN_HEX, PARENT_HEX, REQUEST_KIND, SERVICE, PID) = range(20)

@@ -30,8 +30,8 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
 )
 
+from tl_otel.diagnostics.self_log import logger
 from tl_otel.redaction.redactor import MARKER, Redactor, with_changes
-from tl_otel.self_log import logger
 
 # Every field of the metrics data classes and what is done with it (a test compares these with the SDK's
 # dataclasses, so a field a new SDK version adds fails it instead of leaking).

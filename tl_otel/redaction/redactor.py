@@ -30,7 +30,7 @@ from tl_otel.redaction.denylists import (
     SQL_KEYS,
     WHOLE_QUERY_KEYS,
 )
-from tl_otel.safe_values import safe_str, truncate
+from tl_otel.semantics.safe_values import safe_str, truncate
 
 MARKER = "REDACTED"
 # In a change set: the attribute is removed (its key held a secret; it comes back under the redacted key).

@@ -147,7 +147,7 @@ class Telemetry:
     # -- as each destination would receive it -------------------------------------------------------
     def posthog_events(self) -> list[dict[str, Any]]:
         from tl_otel.exporters.posthog.mapping import MappingOptions, SpanMapper
-        from tl_otel.resource import distro_version
+        from tl_otel.startup.resource import distro_version
 
         settings = self._runtime.settings
         mapper = SpanMapper(MappingOptions(

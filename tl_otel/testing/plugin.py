@@ -27,8 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Before test modules import the application: its own tl_otel.configure() then returns this one."""
     import tl_otel
-    from tl_otel import configuration
     from tl_otel.redaction import redactor as redaction
+    from tl_otel.startup import configure as configuration
 
     for key, value in _TEST_DEFAULTS.items():
         os.environ.setdefault(key, value)

@@ -21,7 +21,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from tl_otel.span_attributes import first, of_span
+from tl_otel.semantics.span_attributes import first, of_span
 
 API_REQUEST = "api_request"
 TASK_RUN = "task_run"

@@ -20,9 +20,9 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.trace.status import Status, StatusCode
 
-from tl_otel import exception_origin
-from tl_otel.safe_values import safe_str, truncate
-from tl_otel.self_log import RateLimitedLog
+from tl_otel.app_thread import exception_origin
+from tl_otel.diagnostics.self_log import RateLimitedLog
+from tl_otel.semantics.safe_values import safe_str, truncate
 
 _rate_limited = RateLimitedLog()
 _MAX_FALLBACK_LENGTH = 4096
@@ -62,10 +62,10 @@ def _exception_attributes(exception: BaseException, escaped: bool) -> dict[str, 
 
 
 def _with_context(span: Any, exception: BaseException, attributes: Any) -> Any:
-    """The application's frames and the local root's route or task (tl_otel.exception_context); the
+    """The application's frames and the local root's route or task (tl_otel.app_thread.exception_context); the
     caller's own attributes win."""
     try:
-        from tl_otel.exception_context import application_stacktrace, local_root_attributes
+        from tl_otel.app_thread.exception_context import application_stacktrace, local_root_attributes
 
         added: dict[str, Any] = local_root_attributes(span)
         stacktrace = application_stacktrace(exception, sys._getframe(2))

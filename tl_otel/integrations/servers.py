@@ -8,7 +8,7 @@
   chain back to this one or exit normally.
 - Celery prefork children leave through ``os._exit``: flush on ``worker_process_shutdown``, bounded.
 - Celery's logging set-up removes root handlers (the bridge is not among them: see
-  ``tl_otel.logging_attachment``) and sets the root level (its default WARNING is treated as Python's,
+  ``tl_otel.integrations.logging_attachment``) and sets the root level (its default WARNING is treated as Python's,
   again on ``after_setup_logger``); its task logger does not propagate: the log handler is attached to it on
   ``after_setup_task_logger``."""
 
@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 _sigterm_installed = False
 
@@ -113,7 +113,7 @@ def install_celery_hooks(flush_child: Callable[[], object], log_handler: Any, lo
     signals.worker_process_shutdown.connect(on_child_shutdown, weak=False)
 
     if log_handler is not None:
-        from tl_otel.logging_bridge import attach_to, install
+        from tl_otel.integrations.logging import attach_to, install
 
         def on_setup_logger(logger: logging.Logger | None = None, **_: Any) -> None:
             install(log_handler, log_level)

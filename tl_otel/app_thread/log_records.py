@@ -19,7 +19,7 @@ from opentelemetry._logs import LogRecord
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import LogRecordLimits, ReadableLogRecord, ReadWriteLogRecord
 
-from tl_otel.safe_values import truncate
+from tl_otel.semantics.safe_values import truncate
 
 
 class PrecleanedLogRecord(ReadWriteLogRecord):

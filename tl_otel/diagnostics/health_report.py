@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tl_otel.self_metrics import retries
+from tl_otel.diagnostics.self_metrics import retries
 
 
 def _exporter_details(exporter: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 DBAPI_DISTRIBUTION = "opentelemetry-instrumentation-dbapi"
 LOG_HANDLER_VARIABLE = "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"

@@ -7,9 +7,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from tl_otel.diagnostics.self_log import logger
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.fanout import Fanout
-from tl_otel.self_log import logger
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Runtime:
         os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
-        # The resource's process.pid is rewritten by tl_otel.resource.refresh_process_pid.
+        # The resource's process.pid is rewritten by tl_otel.startup.resource.refresh_process_pid.
         self._lock = threading.Lock()
 
     def _calls(self, deadline: Deadline, flush: bool) -> dict[str, Any]:
@@ -72,7 +72,7 @@ class Runtime:
         if not all(results.values()):
             late = ", ".join(name for name, done in results.items() if not done)
             logger.warning("shutdown deadline reached before %s finished; what they still held is lost", late)
-        from tl_otel.health_report import report, summary_line
+        from tl_otel.diagnostics.health_report import report, summary_line
 
         lost = summary_line(report(self))
         if lost:

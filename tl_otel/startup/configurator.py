@@ -9,6 +9,6 @@ from opentelemetry.sdk._configuration import _BaseConfigurator
 
 class TlOtelConfigurator(_BaseConfigurator):
     def _configure(self, **kwargs: Any) -> None:
-        from tl_otel.configuration import configure_from_launcher
+        from tl_otel.startup.configure import configure_from_launcher
 
         configure_from_launcher()

@@ -14,9 +14,10 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
-from tl_otel import exception_origin, log_records, logging_attachment
-from tl_otel.safe_values import safe_str, to_jsonable
-from tl_otel.self_log import RateLimitedLog, is_own
+from tl_otel.app_thread import exception_origin, log_records
+from tl_otel.diagnostics.self_log import RateLimitedLog, is_own
+from tl_otel.integrations import logging_attachment
+from tl_otel.semantics.safe_values import safe_str, to_jsonable
 
 _STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
 _STANDARD_FIELD_COUNT = len(_STANDARD_FIELDS)
@@ -144,7 +145,7 @@ class OTelLogHandler(logging.Handler):
 
 def install(handler: OTelLogHandler, level: int) -> None:
     """Give ``handler`` every record that reaches the root, whatever the application does to logging later (see
-    :mod:`tl_otel.logging_attachment`: it stands behind the root's handlers, not in their list); lower the root
+    :mod:`.logging_attachment`: it stands behind the root's handlers, not in their list); lower the root
     level to ``level`` for the bridge only if the application left it at Python's default (WARNING), so that
     INFO records are captured."""
     logging_attachment.attach(handler, level)

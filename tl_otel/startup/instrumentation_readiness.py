@@ -27,7 +27,7 @@ class Readiness:
 
 
 def _from_conflict(name: str, conflict: Any) -> Readiness:
-    from tl_otel import instrumentation_versions as versions
+    from tl_otel.startup import instrumentation_versions as versions
 
     required = versions.requirement_text(conflict)
     if conflict.found is None and not getattr(conflict, "found_any", None):
@@ -48,7 +48,7 @@ def readiness(entry_point: Any, env: Mapping[str, str] | None = None) -> Readine
     instrumentation module: an import error propagates to the caller."""
     from opentelemetry.instrumentation.dependencies import get_dependency_conflicts, get_dist_dependency_conflicts
 
-    from tl_otel import standard_setup
+    from tl_otel.integrations import sqlalchemy as standard_setup
 
     chosen = standard_setup.skip_reason(entry_point, env)
     if chosen is not None:

@@ -18,25 +18,29 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import _KNOWN_SAMPLERS
 
-from tl_otel import process_hooks, request_kinds, self_log, span_guards, startup
-from tl_otel.exception_context import LocalRootLinker
-from tl_otel.exporter_selection import load_exporters, log_companions, selected_exporters
-from tl_otel.log_records import release_context
-from tl_otel.logging_bridge import OTelLogHandler, install
+from tl_otel.app_thread import span_guards
+from tl_otel.app_thread.exception_context import LocalRootLinker
+from tl_otel.app_thread.log_records import release_context
+from tl_otel.app_thread.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
+from tl_otel.app_thread.sampling import LocalRootRecordingSampler
+from tl_otel.diagnostics import self_log
+from tl_otel.diagnostics.self_log import logger
+from tl_otel.integrations import servers as process_hooks
+from tl_otel.integrations.logging import OTelLogHandler, install
 from tl_otel.pipeline import log_record, span_record
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
-from tl_otel.pipeline.processors import FanoutLogRecordProcessor, FanoutSpanProcessor
 from tl_otel.redaction import Redactor
 from tl_otel.redaction import metrics as metrics_redaction
 from tl_otel.redaction import redactor as redaction
-from tl_otel.request_kinds import RequestKinds
-from tl_otel.resource import build_resource, refresh_process_pid
-from tl_otel.runtime import Runtime
-from tl_otel.sampling import LocalRootRecordingSampler
-from tl_otel.self_log import logger
+from tl_otel.semantics import request_kinds
+from tl_otel.semantics.request_kinds import RequestKinds
 from tl_otel.settings import ConfigurationError, Settings, resolve
 from tl_otel.settings.sdk_env import unset_invalid_sdk_variables
+from tl_otel.startup import startup_line as startup
+from tl_otel.startup.exporter_selection import load_exporters, log_companions, selected_exporters
+from tl_otel.startup.resource import build_resource, refresh_process_pid
+from tl_otel.startup.runtime import Runtime
 
 _runtime: Runtime | None = None
 _launched = False  # configured by the launcher, which instruments libraries itself
@@ -232,8 +236,8 @@ def _instrument_libraries() -> None:
     try:
         from opentelemetry.instrumentation.auto_instrumentation._load import _load_instrumentors
 
-        from tl_otel.distro import TlOtelDistro
-        from tl_otel.instrumentation_versions import launcher_checks
+        from tl_otel.startup.distro import TlOtelDistro
+        from tl_otel.startup.instrumentation_versions import launcher_checks
 
         with launcher_checks():
             _load_instrumentors(TlOtelDistro())
@@ -279,7 +283,7 @@ def _build(settings: Settings) -> Runtime:
         exporter_objects={signal: dict(items) for signal, items in loaded.items()},
     )
     if settings.self_metrics:
-        from tl_otel import self_metrics
+        from tl_otel.diagnostics import self_metrics
 
         self_metrics.register(meter_provider, runtime)
     process_hooks.install_atexit(runtime.shutdown)
@@ -296,7 +300,7 @@ def configure_from_launcher() -> None:
     """Entry for the configurator. The launcher swallows ordinary exceptions, so a strict-mode error
     ends the process here with the message and exit status 2."""
     global _launched
-    from tl_otel.process_roles import launched_helper
+    from tl_otel.startup.process_roles import launched_helper
 
     if launched_helper() is not None:
         return  # a helper process (multiprocessing's, a reloader parent): left untouched

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
-from tl_otel.safe_values import safe_str, to_jsonable
+from tl_otel.semantics.safe_values import safe_str, to_jsonable
 
 SPAN_NAME = "engine.run"
 ATTR_ID = "engine.id"
@@ -36,7 +36,7 @@ STATUS_SUCCESS = "success"
 STATUS_FAILED = "failed"
 STATUS_CANCELLED = "cancelled"
 
-_tracer = trace.get_tracer("tl_otel.engine")
+_tracer = trace.get_tracer("tl_otel.app_thread.engine")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The runs entered and not yet exited in this context, innermost last, with the object that opened each.

@@ -11,7 +11,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from tl_otel.log_records import exportable
+from tl_otel.app_thread.log_records import exportable
 from tl_otel.pipeline.deadline import Deadline
 from tl_otel.pipeline.fanout import Fanout
 

@@ -2,9 +2,9 @@
 
 It pins tl-otel's configurator (unless OTEL_PYTHON_CONFIGURATOR names another), and passes tl-otel's
 per-instrumentor options when the launcher instruments libraries. In helper processes (multiprocessing's,
-a reloader parent; ``tl_otel.process_roles``) it leaves everything untouched. An instrumentation tl-otel applies beyond
+a reloader parent; ``process_roles``) it leaves everything untouched. An instrumentation tl-otel applies beyond
 its declared library range, or without a part that cannot load here, is decided in
-``tl_otel.instrumentation_versions``. With another distro installed beside
+``tl_otel.startup.instrumentation_versions``. With another distro installed beside
 it (``opentelemetry-distro``), select this one with ``OTEL_PYTHON_DISTRO=tl_otel``."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro
 
-from tl_otel.instrumentation_options import instrumentor_kwargs
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
+from tl_otel.integrations.fastapi import instrumentor_kwargs
 
 CONFIGURATOR_NAME = "tl_otel"
 
@@ -25,19 +25,20 @@ class TlOtelDistro(BaseDistro):
         os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", CONFIGURATOR_NAME)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
-        from tl_otel import standard_setup, startup
-        from tl_otel.process_roles import launched_helper
+        from tl_otel.integrations import sqlalchemy as standard_setup
+        from tl_otel.startup import startup_line as startup
+        from tl_otel.startup.process_roles import launched_helper
 
         if launched_helper() is not None:
             return  # a helper process (multiprocessing's, a reloader parent): left untouched
-        from tl_otel.configuration import current_runtime
-        from tl_otel.instrumentation_readiness import readiness
+        from tl_otel.startup.configure import current_runtime
+        from tl_otel.startup.instrumentation_readiness import readiness
 
         runtime = current_runtime()
         if runtime is not None:
             kwargs.update(instrumentor_kwargs(entry_point.name, runtime.settings, runtime.exporters.get("traces")))
             kwargs.update(standard_setup.instrumentor_kwargs(entry_point.name, runtime.settings))
-        from tl_otel.instrumentation_versions import instrument_with_deferred_parts
+        from tl_otel.startup.instrumentation_versions import instrument_with_deferred_parts
 
         state = readiness(entry_point)
         if not state.ready:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from tl_otel.span_attributes import of_span
+from tl_otel.semantics.span_attributes import of_span
 
 # Request headers Scout reads: the client address behind proxies and the queue-time stamps.
 SCOUT_REQUEST_HEADERS = ["x-forwarded-for", "client-ip", "x-request-start", "x-queue-start"]

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from tl_otel import self_log
+from tl_otel.diagnostics import self_log
 
 applied: list[str] = []
 failed: dict[str, str] = {}
@@ -29,8 +29,8 @@ def record_failed(name: str, exc: BaseException) -> None:
 
 def line(runtime: Any) -> dict[str, Any]:
     """The start-up line's content: the fields every tl-otel line has (``self_log.record``), then its own."""
-    from tl_otel import instrumentation_versions
-    from tl_otel.resource import distro_version
+    from tl_otel.startup import instrumentation_versions
+    from tl_otel.startup.resource import distro_version
 
     channels = []
     if runtime.alert_engine is not None:
@@ -76,7 +76,7 @@ def announce_after_launcher_instruments(runtime: Any) -> None:
         return
 
     def load_then_announce(distro: Any) -> Any:
-        from tl_otel.instrumentation_versions import launcher_checks
+        from tl_otel.startup.instrumentation_versions import launcher_checks
 
         try:
             with launcher_checks():

@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from tl_otel.exception_context import request_attributes
+from tl_otel.app_thread.exception_context import request_attributes
 
 _ATTRIBUTE = "__tl_otel_recorded_in__"
 

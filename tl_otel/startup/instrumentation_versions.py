@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tl_otel.self_log import logger
+from tl_otel.diagnostics.self_log import logger
 
 
 @dataclass(frozen=True)
