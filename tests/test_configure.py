@@ -39,7 +39,7 @@ def test_second_configure_warns_and_adds_no_processor_or_handler(python):
         processors = list(trace.get_tracer_provider()._active_span_processor._span_processors)
         second = tl_otel.configure(service_name="other")
         assert first is second
-        from tl_otel.integrations import logging_attachment
+        from tl_otel.integrations import logging as logging_attachment
         assert logging_attachment.current_handler() is first.log_handler
         assert logging.getLogger().handlers == [], logging.getLogger().handlers
         after = list(trace.get_tracer_provider()._active_span_processor._span_processors)

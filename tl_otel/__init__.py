@@ -9,7 +9,8 @@ from __future__ import annotations
 from tl_otel import alerts
 from tl_otel.app_thread.engine import engine_run
 from tl_otel.settings import ConfigurationError
-from tl_otel.startup.configure import configure, current_runtime
+from tl_otel.startup.configure import configure
+from tl_otel.startup.runtime import current as current_runtime  # the name benchmarks and tests use
 
 __all__ = ["ConfigurationError", "alerts", "configure", "engine_run", "force_flush", "health", "shutdown"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 
 def _engine() -> Any:
-    from tl_otel.startup.configure import current_runtime
+    from tl_otel.startup.runtime import current
 
-    runtime = current_runtime()
+    runtime = current()
     return None if runtime is None else runtime.alert_engine
 
 

@@ -83,7 +83,7 @@ def encode(message: dict[str, Any]) -> bytes:
     return struct.pack(">I", len(payload)) + payload  # the byte length, not the character count
 
 
-def _address(path: str) -> tuple[int, Any]:
+def socket_address(path: str) -> tuple[int, Any]:
     if path.startswith("tcp://"):
         host, _, port = path[len("tcp://"):].rpartition(":")
         return socket.AF_INET, (host or "127.0.0.1", int(port))
@@ -317,7 +317,7 @@ class CoreAgentClient:
         return b"".join(chunks)
 
     def _connect(self) -> bool:
-        family, address = _address(self.socket_path)
+        family, address = socket_address(self.socket_path)
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:

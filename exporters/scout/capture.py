@@ -31,6 +31,7 @@ from opentelemetry.trace import SpanKind, TraceFlags
 from scout_apm.core.backtrace import LIMIT as STACK_LIMIT
 from scout_apm.core.n_plus_one_tracker import NPlusOneTracker
 
+from tl_otel.app_thread.exception_context import OWN_DIRECTORIES
 from tl_otel.diagnostics.self_log import RateLimitedLog, logger
 from tl_otel.exporters.scout.assembly import is_sent_to_scout
 from tl_otel.exporters.scout.naming import SQL_SYSTEMS
@@ -95,12 +96,9 @@ def shared_rss_reader() -> RssReader:
 def _library_prefixes() -> tuple[str, ...]:
     """Frames under these paths are not the application's: installed packages (scout_apm's filter),
     the standard library, and tl-otel itself (which an editable install keeps outside site-packages)."""
-    import tl_otel
-    import tl_otel.exporters
-
     paths = sysconfig.get_paths()
     directories = {paths.get(name) for name in ("purelib", "platlib", "stdlib", "platstdlib")}
-    directories |= {os.path.dirname(tl_otel.__file__), *tl_otel.exporters.__path__}
+    directories |= set(OWN_DIRECTORIES)
     return (*sorted(directory.rstrip(os.sep) + os.sep for directory in directories if directory), "<frozen ")
 
 

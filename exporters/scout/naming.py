@@ -1,5 +1,5 @@
 """Scout's vocabulary for OTel spans: operation names, span tags and request tags, as Scout's own Python
-agent produces them (reference: shared/reference/scout.md §2-3, §8)."""
+agent produces them (docs/scout.md, "Span → Scout mapping", has the table)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ PostHog keeps, tl_otel.exporters.posthog.exceptions) is also the most useful one
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import traceback
@@ -26,14 +27,15 @@ MAX_CALLER_FRAMES = 60
 
 
 def _own_directories() -> tuple[str, ...]:
-    import tl_otel
-    import tl_otel.exporters
+    """tl-otel's own code: this package, and its exporters (an editable install keeps them in another folder).
+    Found by location, not by importing: the package is still being imported when this runs."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    exporters = importlib.util.find_spec("tl_otel.exporters")
+    folders = {package, *((exporters.submodule_search_locations or []) if exporters else [])}
+    return tuple(sorted(os.path.abspath(folder) + os.sep for folder in folders))
 
-    return tuple({os.path.dirname(os.path.abspath(module.__file__)) + os.sep
-                  for module in (tl_otel, tl_otel.exporters) if module.__file__})
 
-
-_OWN = _own_directories()
+OWN_DIRECTORIES = _own_directories()
 
 
 class LocalRootLinker(SpanProcessor):
@@ -89,7 +91,7 @@ def _route_or_task(root: Any) -> dict[str, Any]:
 
 def is_own_frame(filename: str) -> bool:
     """A frame of tl-otel's own code (never shown in an exception's stack)."""
-    return filename.startswith(_OWN)
+    return filename.startswith(OWN_DIRECTORIES)
 
 
 def application_stacktrace(exception: BaseException, start: Any = None) -> str | None:

@@ -1,11 +1,11 @@
 """Guards around the SDK span methods that raise into application code.
 
-Measured with the installed SDK (shared/reference/reliability.md §6): ``set_attribute``/``add_event`` with a
-circular or 100,000-deep value raise ``RecursionError``, an object whose ``__str__`` raises or a broken
-mapping raise its error, and an exception whose ``__str__`` raises turns into ``RuntimeError`` when a span
-records it - the application then sees that instead of its own exception (``use_span`` and ``Span.__exit__``
-format the status with ``f"{exc}"``). Each guarded method first runs the SDK's own code; only when that
-raises does tl-otel keep a safe string instead (or drop the value), count it, and warn once in a while."""
+Measured with the installed SDK (docs/security.md, "Bad input never reaches the application"):
+``set_attribute``/``add_event`` with a circular or 100,000-deep value raise ``RecursionError``, an object whose
+``__str__`` raises or a broken mapping raise its error, and an exception whose ``__str__`` raises turns into
+``RuntimeError`` when a span records it - the application then sees that instead of its own exception (``use_span``
+and ``Span.__exit__`` format the status with ``f"{exc}"``). Each guarded method first runs the SDK's own code; only
+when that raises does tl-otel keep a safe string instead (or drop the value), count it, and warn once in a while."""
 
 from __future__ import annotations
 

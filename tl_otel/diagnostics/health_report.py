@@ -42,7 +42,7 @@ def report(runtime: Any) -> dict[str, Any]:
             "dropped_after_shutdown": fanout.dropped_after_shutdown,
             "dropped_unredactable": fanout.dropped_unprepared,
             "dropped_unreadable": fanout.dropped_unreadable,
-            "queue_depth": len(fanout._items),
+            "queue_depth": fanout.queue_depth,
             "queue_capacity": fanout.capacity,
             "destinations": destinations,
         }

@@ -83,7 +83,7 @@ def register(meter_provider: Any, runtime: Any) -> None:
             for kind, fanout in fanouts():
                 if kind == signal:
                     for destination in fanout.destinations:
-                        yield Observation(destination._in_flight, _component("tl_otel_destination", destination.name))
+                        yield Observation(destination.in_flight, _component("tl_otel_destination", destination.name))
         return observe
 
     def observe_retries(options: CallbackOptions) -> Iterable[Observation]:

@@ -84,9 +84,9 @@ def scout(settings: Any, timeout: float) -> Callable[[], str]:
     def check() -> str:
         from scout_apm.core.agent.commands import Register
 
-        from tl_otel.exporters.scout.agent_client import _address, encode
+        from tl_otel.exporters.scout.agent_client import encode, socket_address
 
-        family, address = _address(settings.scout_socket_path)
+        family, address = socket_address(settings.scout_socket_path)
         with socket.socket(family, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout)
             try:
@@ -178,10 +178,10 @@ def _otlp_settings(env: dict[str, str]) -> tuple[str, dict[str, str]]:
 
 
 def run_checks(settings: Any, env: dict[str, str], timeout: float) -> list[CheckResult]:
-    from tl_otel.startup.configure import _configured_secrets
+    from tl_otel.startup.configure import configured_secrets
     from tl_otel.startup.exporter_selection import selected_exporters
 
-    scrub = Redactor(secrets=_configured_secrets(settings)).scrub_text
+    scrub = Redactor(secrets=configured_secrets(settings)).scrub_text
     checks: list[tuple[str, Callable[[], str]]] = []
     traces, logs = selected_exporters("traces", settings), selected_exporters("logs", settings)
     if "posthog" in traces or "posthog" in logs:

@@ -6,24 +6,18 @@
   within the shutdown deadline and then re-delivers the signal with the default disposition, so the
   exit status stays what it was (143). Servers that install their own handler later (uvicorn, Celery)
   chain back to this one or exit normally.
-- Celery prefork children leave through ``os._exit``: flush on ``worker_process_shutdown``, bounded.
-- Celery's logging set-up removes root handlers (the bridge is not among them: see
-  ``tl_otel.integrations.logging_attachment``) and sets the root level (its default WARNING is treated as Python's,
-  again on ``after_setup_logger``); its task logger does not propagate: the log handler is attached to it on
-  ``after_setup_task_logger``."""
+- Celery prefork children leave through ``os._exit``: :mod:`tl_otel.integrations.celery` flushes them.
+"""
 
 from __future__ import annotations
 
 import atexit
 import importlib.util
-import logging
 import os
 import signal
 import threading
 from collections.abc import Callable
 from typing import Any
-
-from tl_otel.diagnostics.self_log import logger
 
 _sigterm_installed = False
 
@@ -93,35 +87,3 @@ def install_uvicorn_worker_hook(shutdown: Callable[[], object]) -> bool:
         worker_class.init_signals = init_signals
         patched = True
     return patched
-
-
-def install_celery_hooks(flush_child: Callable[[], object], log_handler: Any, log_level: int) -> bool:
-    """Connect Celery signals when Celery is installed (importing ``celery.signals`` is cheap)."""
-    if importlib.util.find_spec("celery") is None:
-        return False
-    try:
-        from celery import signals
-    except Exception:
-        return False
-
-    def on_child_shutdown(**_: Any) -> None:
-        try:
-            flush_child()
-        except Exception:
-            logger.warning("flush at Celery child shutdown failed", exc_info=True)
-
-    signals.worker_process_shutdown.connect(on_child_shutdown, weak=False)
-
-    if log_handler is not None:
-        from tl_otel.integrations.logging import attach_to, install
-
-        def on_setup_logger(logger: logging.Logger | None = None, **_: Any) -> None:
-            install(log_handler, log_level)
-
-        def on_setup_task_logger(logger: logging.Logger | None = None, **_: Any) -> None:
-            if logger is not None and not logger.propagate:
-                attach_to(logger, log_handler)
-
-        signals.after_setup_logger.connect(on_setup_logger, weak=False)
-        signals.after_setup_task_logger.connect(on_setup_task_logger, weak=False)
-    return True

@@ -1,17 +1,18 @@
-"""Coexistence with OpenTelemetry's standard onboarding, ``opentelemetry-bootstrap -a install``: it installs an
-instrumentation for every detected library plus its defaults (logging, asyncio, threading, exceptions, dbapi,
-sqlite3, urllib, wsgi). Two of them would describe what tl-otel or another instrumentation already describes:
+"""What tl-otel adds for SQLAlchemy: one span per query, however the application was onboarded.
 
-- ``logging`` adds its own handler to the root logger beside tl-otel's bridge: every record exported twice,
-  the second copy without ``code.*``. tl-otel tells it not to (``enable_log_auto_instrumentation=False``); its
-  record factory stays (trace ids injected into records only when OTEL_PYTHON_LOG_CORRELATION asks for it).
-- Instrumentations built on the DB-API layer (their distribution requires ``opentelemetry-instrumentation-dbapi``:
-  sqlite3, psycopg2, psycopg, pymysql, mysqlclient, ...) trace the driver call inside SQLAlchemy's own span for
-  the same query: two SQL spans per query, so Scout's ``SQL/Query`` and the remote-down rule's peer counts double.
-  The SQLAlchemy span is not current while the driver runs (the instrumentation starts it without activating
-  it), so nothing at span level can tell the inner span is a repeat; when SQLAlchemy's instrumentation will be
-  applied, tl-otel does not apply those. An application that also uses a driver directly, outside SQLAlchemy,
-  loses those queries' spans: OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=sqlalchemy makes the choice the other way.
+- **Driver instrumentations under SQLAlchemy.** ``opentelemetry-bootstrap -a install`` installs an
+  instrumentation for every detected library plus its defaults (dbapi, sqlite3, ...). Instrumentations built on
+  the DB-API layer (their distribution requires ``opentelemetry-instrumentation-dbapi``: sqlite3, psycopg2,
+  psycopg, pymysql, mysqlclient, ...) trace the driver call inside SQLAlchemy's own span for the same query: two
+  SQL spans per query, so Scout's ``SQL/Query`` and the remote-down rule's peer counts double. The SQLAlchemy
+  span is not current while the driver runs (the instrumentation starts it without activating it), so nothing
+  at span level can tell the inner span is a repeat; when SQLAlchemy's instrumentation will be applied, tl-otel
+  does not apply those. An application that also uses a driver directly, outside SQLAlchemy, loses those
+  queries' spans: OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=sqlalchemy makes the choice the other way.
+- **SQLAlchemy 2.1.** The instrumentation declares ``sqlalchemy<2.1``; its event-based tracing works unchanged on
+  2.1, so it is applied there as well (:data:`VERSION_OVERRIDE`, used by
+  :mod:`tl_otel.startup.instrumentation_versions`), and its asyncio part is patched when the application imports
+  it (SQLAlchemy 2.1 no longer installs greenlet, without which ``sqlalchemy.ext.asyncio`` cannot be imported).
 
 docs/getting-started.md has the table for every default instrumentation."""
 
@@ -23,11 +24,15 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from tl_otel.diagnostics.self_log import logger
-
 DBAPI_DISTRIBUTION = "opentelemetry-instrumentation-dbapi"
-LOG_HANDLER_VARIABLE = "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"
-_warned: set[str] = set()
+
+# (instrumentation, library, versions tl-otel's tests run it against, the parts patched on import:
+#  (module, what is not traced without it, the package it needs to import)); tests/test_instrumentation_versions.py
+# and tests/test_pinned_versions.py run it there.
+VERSION_OVERRIDE = (
+    "sqlalchemy", "sqlalchemy", ">=2.1,<2.2",
+    (("sqlalchemy.ext.asyncio", "async engines (greenlet is not installed)", "greenlet"),),
+)
 
 
 def _disabled(env: Mapping[str, str]) -> set[str]:
@@ -62,15 +67,3 @@ def skip_reason(entry_point: Any, env: Mapping[str, str] | None = None) -> str |
         return None
     return ("a DB-API driver under SQLAlchemy: SQLAlchemy's instrumentation already makes one span per query "
             "(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=sqlalchemy to trace the driver instead)")
-
-
-def instrumentor_kwargs(name: str, settings: Any, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    if name != "logging" or not settings.logging:
-        return {}
-    env = os.environ if env is None else env
-    if env.get(LOG_HANDLER_VARIABLE, "").strip().lower() == "true" and LOG_HANDLER_VARIABLE not in _warned:
-        _warned.add(LOG_HANDLER_VARIABLE)
-        logger.warning("%s=true asks the logging instrumentation to add its own log handler; tl-otel does not let it, "
-                       "because tl-otel's bridge already exports every record (it would export each one twice). Set "
-                       "TL_OTEL_LOGGING=false to use the instrumentation's handler instead", LOG_HANDLER_VARIABLE)
-    return {"enable_log_auto_instrumentation": False}

@@ -114,6 +114,11 @@ class Destination:
     def queue_depth(self) -> int:
         return self._queued_items
 
+    @property
+    def in_flight(self) -> int:
+        """Items handed to the exporter and not yet answered."""
+        return self._in_flight
+
     def loss_counters(self) -> dict[str, int]:
         """What this destination lost, by reason (the LossMonitor's input)."""
         counters = {f"export failed: {reason}": count for reason, count in self.stats.by_reason.items()}

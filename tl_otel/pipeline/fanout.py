@@ -79,6 +79,11 @@ class Fanout:
         self._thread = threading.Thread(target=self._run, name=f"tl-otel-dispatch-{self.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def queue_depth(self) -> int:
+        """Items the application appended that the dispatcher has not taken yet."""
+        return len(self._items)
+
     # -- application thread --------------------------------------------------------------------
     def offer(self, item: Any) -> None:
         items = self._items

@@ -25,7 +25,7 @@ from tl_otel.app_thread.processors import FanoutLogRecordProcessor, FanoutSpanPr
 from tl_otel.app_thread.sampling import LocalRootRecordingSampler
 from tl_otel.diagnostics import self_log
 from tl_otel.diagnostics.self_log import logger
-from tl_otel.integrations import servers as process_hooks
+from tl_otel.integrations import celery, servers
 from tl_otel.integrations.logging import OTelLogHandler, install
 from tl_otel.pipeline import log_record, span_record
 from tl_otel.pipeline.destination import Destination
@@ -37,12 +37,11 @@ from tl_otel.semantics import request_kinds
 from tl_otel.semantics.request_kinds import RequestKinds
 from tl_otel.settings import ConfigurationError, Settings, resolve
 from tl_otel.settings.sdk_env import unset_invalid_sdk_variables
-from tl_otel.startup import startup_line as startup
+from tl_otel.startup import startup_line
 from tl_otel.startup.exporter_selection import load_exporters, log_companions, selected_exporters
 from tl_otel.startup.resource import build_resource, refresh_process_pid
-from tl_otel.startup.runtime import Runtime
+from tl_otel.startup.runtime import Runtime, current, set_current
 
-_runtime: Runtime | None = None
 _launched = False  # configured by the launcher, which instruments libraries itself
 _configure_lock = threading.Lock()
 # Set by tl_otel.testing: the application's own configure() call during tests is expected, not a mistake.
@@ -57,8 +56,6 @@ ACCEPTS_UNSAMPLED = "tl_otel_accepts_unsampled"
 READS_RECORDS = "tl_otel_reads_records"
 
 
-def current_runtime() -> Runtime | None:
-    return _runtime
 
 
 def _is_sampled(span: Any) -> bool:
@@ -201,7 +198,6 @@ def configure(
     Every argument is a setting from the registry (see docs/configuration.md); ``settings`` takes any
     other by name. An argument wins over every environment variable. A second call warns and returns
     the first configuration unchanged."""
-    global _runtime
     overrides = {name: value for name, value in {
         "service_name": service_name, "environment": environment, "traces_exporter": traces_exporter,
         "logs_exporter": logs_exporter, "metrics_exporter": metrics_exporter,
@@ -211,25 +207,27 @@ def configure(
     }.items() if value is not None}
     overrides.update(settings or {})
     with _configure_lock:
-        if _runtime is not None:
+        existing = current()
+        if existing is not None:
             if quiet_repeat_configure:
-                return _runtime
+                return existing
             logger.warning("tl_otel.configure() was called again; keeping the first configuration "
                            "(no processors or log handlers were added)")
-            return _runtime
+            return existing
         resolved = resolve(overrides, env)
         _report([problem.message for problem in resolved.problems], resolved.strict)
         if env is None:
             unset_invalid_sdk_variables(resolved.problems, os.environ)
-        _runtime = _build(resolved)
+        runtime = _build(resolved)
+        set_current(runtime)
     if instrument and not _launched:
-        _instrument_libraries()
+        instrument_libraries()
     if not _launched:
-        startup.announce(_runtime)
-    return _runtime
+        startup_line.announce(runtime)
+    return runtime
 
 
-def _instrument_libraries() -> None:
+def instrument_libraries() -> None:
     """What the launcher does after configuring: every installed instrumentor, through tl-otel's distro
     (so it gets tl-otel's per-instrumentor options). Libraries' objects created before this call (e.g. a
     FastAPI app) are not instrumented: call configure() first."""
@@ -246,7 +244,7 @@ def _instrument_libraries() -> None:
                        "but library calls may not be traced", type(exc).__name__, exc)
 
 
-def _configured_secrets(settings: Settings) -> list[str]:
+def configured_secrets(settings: Settings) -> list[str]:
     from tl_otel.settings.registry import SETTINGS
 
     values = (getattr(settings, setting.name, None) for setting in SETTINGS if setting.secret)
@@ -255,7 +253,7 @@ def _configured_secrets(settings: Settings) -> list[str]:
 
 def _build(settings: Settings) -> Runtime:
     # Installed first: from here on tl-otel's own log lines and every item are redacted.
-    redactor = redaction.from_settings(settings, _configured_secrets(settings))
+    redactor = redaction.from_settings(settings, configured_secrets(settings))
     redaction.install(redactor)
     request_kinds.install(RequestKinds(settings.long_lived_routes))
     span_guards.install()
@@ -286,10 +284,10 @@ def _build(settings: Settings) -> Runtime:
         from tl_otel.diagnostics import self_metrics
 
         self_metrics.register(meter_provider, runtime)
-    process_hooks.install_atexit(runtime.shutdown)
+    servers.install_atexit(runtime.shutdown)
     if settings.handle_sigterm:
-        process_hooks.install_sigterm(runtime.shutdown)
-    process_hooks.install_celery_hooks(
+        servers.install_sigterm(runtime.shutdown)
+    celery.install_celery_hooks(
         lambda: runtime.shutdown(settings.celery_flush_timeout), handler,
         logging.getLevelName(settings.log_level.upper()),
     )
@@ -307,7 +305,7 @@ def configure_from_launcher() -> None:
     _launched = True
     try:
         runtime = configure(instrument=False)
-        startup.announce_after_launcher_instruments(runtime)
+        startup_line.announce_after_launcher_instruments(runtime)
     except ConfigurationError as exc:
         logger.error("%s", exc)
         os._exit(2)

@@ -18,8 +18,8 @@ READY = "installed and compatible"
 class Readiness:
     ready: bool
     reason: str
-    # skipped quietly: nothing to instrument, or tl-otel's own choice (standard_setup) that doctor explains,
-    # rather than a version conflict the user should hear about
+    # skipped quietly: nothing to instrument, or tl-otel's own choice (tl_otel.integrations.sqlalchemy) that
+    # doctor explains, rather than a version conflict the user should hear about
     quiet: bool = False
     # the library is installed at a version the instrumentation does not support, and tl-otel has not verified
     # it beyond its declared range (instrumentation_versions): named on the start-up line and by doctor
@@ -48,9 +48,9 @@ def readiness(entry_point: Any, env: Mapping[str, str] | None = None) -> Readine
     instrumentation module: an import error propagates to the caller."""
     from opentelemetry.instrumentation.dependencies import get_dependency_conflicts, get_dist_dependency_conflicts
 
-    from tl_otel.integrations import sqlalchemy as standard_setup
+    from tl_otel.integrations import sqlalchemy
 
-    chosen = standard_setup.skip_reason(entry_point, env)
+    chosen = sqlalchemy.skip_reason(entry_point, env)
     if chosen is not None:
         return Readiness(False, chosen, quiet=True)
     adapted: Readiness | None = None

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tl_otel.diagnostics.self_log import logger
+from tl_otel.integrations import sqlalchemy
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,10 @@ class VersionOverride:
     optional_modules: tuple[tuple[str, str, str], ...] = ()
 
 
+# One entry per library whose instrumentation tl-otel applies beyond its declared range; the reason is in the
+# library's integration module.
 OVERRIDES: dict[str, VersionOverride] = {
-    # opentelemetry-instrumentation-sqlalchemy 0.66 declares sqlalchemy<2.1; its event-based tracing works
-    # unchanged on 2.1 (tests/test_instrumentation_versions.py, test_pinned_versions.py). SQLAlchemy 2.1 no
-    # longer installs greenlet, without which its asyncio extension cannot be imported (nor async engines made).
-    "sqlalchemy": VersionOverride(
-        "sqlalchemy", "sqlalchemy", ">=2.1,<2.2",
-        optional_modules=(("sqlalchemy.ext.asyncio", "async engines (greenlet is not installed)", "greenlet"),),
-    ),
+    override.instrumentation: override for override in (VersionOverride(*sqlalchemy.VERSION_OVERRIDE),)
 }
 
 adapted: dict[str, str] = {}

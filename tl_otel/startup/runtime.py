@@ -1,4 +1,5 @@
-"""What configure() built, and the one-deadline flush and shutdown across all of it."""
+"""What configure() built (one per process: :func:`current`), and the one-deadline flush and shutdown across all
+of it."""
 
 from __future__ import annotations
 
@@ -78,3 +79,16 @@ class Runtime:
         if lost:
             logger.warning("telemetry not delivered during this process's life: %s", lost)
         return all(results.values())
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime | None:
+    """The runtime configure() built in this process, or None before it."""
+    return _current
+
+
+def set_current(runtime: Runtime) -> None:
+    global _current
+    _current = runtime

@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Instrument as production would with every destination on, so the captured spans carry what the
     # PostHog and Scout views need (the endpoint function that names a Scout request, Scout's headers).
     runtime.exporters["traces"] = ["json", "posthog", "scout"]
-    configuration._instrument_libraries()
+    configuration.instrument_libraries()
     runtime.exporters["traces"] = []
     clock, ids = Clock(), SequentialIds()
     # Tracers created at instrumentation time hold the provider's generator: change its methods in place.
