@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,31 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+# Under pytest-xdist each worker takes ports from its own block below the kernel's ephemeral range, so a port
+# one worker found free is never handed to another worker's server before its own server binds it; each run
+# starts at its own place in the block, so two runs at once rarely meet either.
+_PORT_BLOCK = 1000
+_next_port = zlib.crc32(os.environ.get("PYTEST_XDIST_TESTRUNUID", "").encode()) % _PORT_BLOCK
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    global _next_port
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    if not worker.isdigit():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    first = 20_000 + int(worker) % 12 * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = first + _next_port
+        _next_port = (_next_port + 1) % _PORT_BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {first}-{first + _PORT_BLOCK - 1}")
 
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +82,49 @@ def recorder():
     return provider.get_tracer("test"), memory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def worker_temp_dir() -> Iterator[None]:
+    """Under pytest-xdist, each worker's processes get a temporary directory of their own: what tl-otel keeps
+    there (the local alert store, per service name) is never shared by two tests running at once. It is made
+    like /tmp (world-writable, sticky), beside pytest's own private directories, so tests that need another
+    user to reach a temporary directory still can."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    before = os.environ.get("TMPDIR")
+    folder = Path(tempfile.mkdtemp(prefix=f"tl-otel-tests-{os.environ['PYTEST_XDIST_WORKER']}-"))
+    folder.chmod(0o1777)
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = None  # read TMPDIR again
+    yield
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
+    tempfile.tempdir = None
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def run_shared_dir(tmp_path_factory) -> Path:
+    """A folder every pytest-xdist worker of this run shares (the run's base temporary directory)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
+def once_per_run(shared: Path, name: str, make: Callable[[Path], None]) -> Path:
+    """``shared/name``, made by ``make`` by the first worker that asks; the others wait for it and reuse it."""
+    from filelock import FileLock
+
+    folder = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (folder / ".done").exists():
+            folder.mkdir(exist_ok=True)
+            make(folder)
+            (folder / ".done").touch()
+    return folder
+
+
 @dataclass
 class BuiltWheel:
     path: Path
@@ -86,13 +132,17 @@ class BuiltWheel:
 
 
 @pytest.fixture(scope="session")
-def built_wheel(tmp_path_factory) -> BuiltWheel:
-    """tl-otel built as a wheel once per session, for the tests that install it into virtualenvs of their own."""
-    out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
-                           check=True, capture_output=True, text=True, timeout=300)
+def built_wheel(run_shared_dir) -> BuiltWheel:
+    """tl-otel built as a wheel once per run (every xdist worker shares it), for the tests that install it into
+    virtualenvs of their own."""
+    def build(out: Path) -> None:
+        built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+                               check=True, capture_output=True, text=True, timeout=300)
+        (out / "build.log").write_text(built.stdout + built.stderr)
+
+    out = once_per_run(run_shared_dir, "dist", build)
     [wheel] = out.glob("tl_otel-*.whl")
-    return BuiltWheel(wheel, built.stdout + built.stderr)
+    return BuiltWheel(wheel, (out / "build.log").read_text())
 
 
 @pytest.fixture
@@ -110,3 +160,26 @@ def self_log():
     logging.getLogger("tl_otel").addHandler(handler)
     yield records
     logging.getLogger("tl_otel").removeHandler(handler)
+
+
+
+def _has_module_fixture(path: str) -> bool:
+    try:
+        return 'scope="module"' in (REPO / path).read_text()
+    except OSError:
+        return False
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Tests of a module that has a module-scoped fixture (a virtualenv built for the module, a server started
+    once) go to one pytest-xdist worker together, so the fixture is made once per run and not once per worker;
+    every other test is scheduled alone, wherever a worker is free. (pytest-xdist's own ``loadgroup`` cannot
+    do this with pytest 9.2, which no longer reads the node id xdist rewrites.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _has_module_fixture(module) else nodeid
+
+    return ModuleFixtureScheduling(config, log)

@@ -29,12 +29,12 @@ REQUESTS = 5
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory):
+def venv(tmp_path_factory, built_wheel):
     root = tmp_path_factory.mktemp("bootstrap-venv")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True, timeout=120)
     python = root / "venv" / "bin" / "python"
-    done = pip_install(python, "-q", f"{REPO}[fastapi,celery]", "fastapi", "uvicorn", "sqlalchemy", "httpx",
-                       timeout=900)
+    done = pip_install(python, "-q", f"{built_wheel.path}[fastapi,celery]", "fastapi", "uvicorn", "sqlalchemy",
+                       "httpx", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     bootstrap = subprocess.run([str(root / "venv" / "bin" / "opentelemetry-bootstrap"), "-a", "install"],
                                capture_output=True, text=True, timeout=1200)

@@ -86,3 +86,22 @@ def test_shipped_code_points_only_at_what_ships():
 def test_top_level_holds_the_public_surface_and_folders():
     top = sorted(path.name for path in (ROOT / "tl_otel").glob("*.py"))
     assert top == ["__init__.py", "alerts.py", "cli.py"]
+
+
+def test_readme_and_operations_name_every_folder_and_only_what_exists():
+    import re
+
+    folders = sorted(path.parent.name for path in (ROOT / "tl_otel").glob("*/__init__.py"))
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Layout"):readme.index("## Benchmarks")]
+    assert [folder for folder in folders if f"{folder}/" not in table] == []
+    data_path = (ROOT / "docs" / "operations.md").read_text().split("## Data path", 1)[1].split("```")[1]
+    named = re.findall(r"(?:tl_otel|exporters)/[\w/{},.]*", data_path)
+    assert named
+    missing = []
+    for name in named:
+        stem, _, choices = name.partition("{")
+        options = choices.split("}")[0].split(",") if choices else [""]
+        rest = choices.split("}", 1)[1] if choices else ""
+        missing += [stem + option + rest for option in options if not (ROOT / (stem + option + rest)).exists()]
+    assert missing == []
