@@ -6,6 +6,7 @@ advice for a server command line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -255,3 +256,15 @@ def test_destinations_use_the_start_up_line_names():
     report = report_for(**env)
     assert report["exporters"]["logs"] == ["json", "posthog-companion"]
     assert report["exporters"] == startup_line(**env)["destinations"]
+
+
+def test_a_reader_that_goes_away_ends_doctor_quietly():
+    # `tl-otel doctor | grep -q ...` closes the pipe at the first match; the read end is closed here before doctor
+    # writes anything, so every write meets a closed pipe.
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run([sys.executable, "-m", "tl_otel.cli", "doctor", "--", "gunicorn", "app:app"],
+                          env=clean_env(), cwd=REPO, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 141

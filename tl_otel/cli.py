@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 
@@ -65,6 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     posthog_dashboard = dashboard.add_parser("posthog", help="create or update the PostHog dashboard")
     posthog_dashboard.add_argument("--dry-run", action="store_true", help="print the definition, call nothing")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # The reader went away (`tl-otel doctor | head -1`, `| grep -q`): stop writing, as command-line tools do,
+        # without a traceback; stdout is pointed at /dev/null so the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command its reader closed
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "alerts" and args.action == "test":
         return alerts_test(args.timeout)
     if args.command == "doctor":
