@@ -95,7 +95,7 @@ def register(meter_provider: Any, runtime: Any) -> None:
         unit = "{" + signal + "}"
         meter.create_observable_up_down_counter(
             f"otel.sdk.processor.{signal}.queue.size",
-            [per_queue(signal, lambda f: len(f._items), lambda d: d.queue_depth)], unit=unit,
+            [per_queue(signal, lambda f: f.queue_depth, lambda d: d.queue_depth)], unit=unit,
             description=f"{signal.capitalize()}s waiting in tl-otel's queues")
         meter.create_observable_up_down_counter(
             f"otel.sdk.processor.{signal}.queue.capacity",
