@@ -99,13 +99,13 @@ def show(result: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]]) -
             continue
         print(f"\n  paired ratios at {rate}/s, p99 / p99.9 (median over rounds); targets for {TL_ALL} ÷ {BEST}:"
               f" p99 ≤ {TARGETS['p99']:.2f}x, p99.9 ≤ {TARGETS['p99.9']:.2f}x")
-        print(f"  {'variant':24s}" + "".join(f" {'÷ ' + peer:>32s}" for peer in peers))
+        print(f"  {'variant':24s}" + "".join(f" {'÷ ' + peer:>34s}" for peer in peers))
         for name in ours:
             cells = []
             for peer in peers:
                 pair = [ratios.get(f"{rate}|{key}|{name}|{peer}") for key in ("p99", "p99.9")]
                 cells.append(f"{pair[0]['median']:.2f}x / {pair[1]['median']:.2f}x" if all(pair) else "")
-            print(f"  {name:24s}" + "".join(f" {cell:>32s}" for cell in cells))
+            print(f"  {name:24s}" + "".join(f" {cell:>34s}" for cell in cells))
     print("\nServer at the end (median over rounds): objects the collector tracks, modules imported")
     for name, values in variants.items():
         heap = values["heap"]
