@@ -50,6 +50,7 @@ class SleepLateness:
 
     def __init__(self, sleep_s: float = SLEEP_S) -> None:
         self._sleep_s = sleep_s
+        self._stopping = threading.Event()
         self.longest_ms = 0.0
         self.wakeups = 0
 
@@ -64,10 +65,14 @@ class SleepLateness:
 
     def _run(self) -> None:
         clock, sleep = time.perf_counter, time.sleep
-        while True:
+        while not self._stopping.is_set():
             started = clock()
             sleep(self._sleep_s)
             self.observe(clock() - started)
+
+    def stop(self) -> None:
+        """Ends the thread after its current sleep (the benchmark's server never does: it dies with it)."""
+        self._stopping.set()
 
     def take(self) -> dict[str, Any]:
         longest, self.longest_ms = self.longest_ms, 0.0

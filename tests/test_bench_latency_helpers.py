@@ -77,8 +77,13 @@ def test_the_sleep_probe_keeps_its_longest_lateness_per_window():
     probe.observe(0.002)
     assert probe.take() == {"longest_lateness_ms": pytest.approx(3.0), "probe_wakeups": 2}
     assert probe.take() == {"longest_lateness_ms": 0.0, "probe_wakeups": 0}
-    probe.start()
-    assert wait_for(lambda: probe.wakeups > 0, timeout=30)
+    thread = probe.start()
+    try:
+        assert wait_for(lambda: probe.wakeups > 0, timeout=30)
+    finally:
+        probe.stop()
+        thread.join(30)
+    assert not thread.is_alive()
 
 
 def test_the_target_compares_with_the_better_peer_of_the_same_round():
