@@ -1,8 +1,10 @@
-"""The FastAPI app the request-path benchmark serves (issue #16's workload): one sync route with a path
-parameter that runs one SQLAlchemy query on SQLite and writes one log line. ``BENCH_CHILD_SPANS=N`` makes the
+"""The FastAPI app the request-path and latency benchmarks serve (issue #16's workload): one sync route with a path
+parameter that runs one SQLAlchemy query on SQLite and writes one log line, and (``./run bench latency``) one
+async route with a path parameter that writes one log line. ``BENCH_CHILD_SPANS=N`` makes the
 route open N sequential internal spans through the OpenTelemetry API (no-ops when no SDK is configured), to
 price one extra span. Two ``/__bench`` routes let the benchmark read, outside its measured window, how many
-full GC collections the server ran and which Python thread each OS thread is."""
+full GC collections the server ran and which Python thread each OS thread is; with ``BENCH_PAUSE_PROBE=1``
+(the latency benchmark) the server also runs benchmarks/pause_probe.py, read per window at ``/__bench/pauses``."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Any
 from fastapi import FastAPI
 from opentelemetry import trace
 from sqlalchemy import QueuePool, create_engine, text
+
+from benchmarks.pause_probe import PauseProbe, heap_size
 
 CHILD_SPANS = int(os.environ.get("BENCH_CHILD_SPANS", "0"))
 
@@ -48,6 +52,12 @@ def read_item(item_id: int) -> dict[str, int]:
     return {"item_id": value}
 
 
+@app.get("/hello/{item_id}")
+async def say_hello(item_id: int) -> dict[str, int]:
+    logger.info("hello", extra={"item_id": item_id})
+    return {"item_id": item_id}
+
+
 helper_pid = 0
 if os.environ.get("BENCH_EXPORT_HELPER"):
     # Issue #16 item 8: the exporters run in a helper process (benchmarks/export_helper.py); the launcher has
@@ -75,3 +85,19 @@ def thread_names() -> dict[str, str]:
     # Python < 3.14 does not give its threads OS names (every /proc/<pid>/task/*/comm is the process's), so the
     # benchmark asks the process which Python thread each native thread id is.
     return {str(thread.native_id): thread.name for thread in threading.enumerate()}
+
+
+probe = PauseProbe()
+if os.environ.get("BENCH_PAUSE_PROBE"):
+    probe.start()
+
+
+@app.post("/__bench/pauses")
+def take_pauses() -> dict[str, Any]:
+    # A POST: reading resets the window (full collections and the sleep probe's longest lateness since the last read).
+    return probe.take()
+
+
+@app.get("/__bench/heap")
+def heap() -> dict[str, int]:
+    return heap_size()

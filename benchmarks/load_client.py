@@ -27,6 +27,19 @@ class Window:
         self.cpu_at_open = 0.0
 
 
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> None:
+    """One GET on a keep-alive connection, its answer read to the end (a 200 is required)."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected answer: {head[:80]!r}")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+
+
 async def connection(port: int, counter: itertools.count, window: Window) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -34,15 +47,7 @@ async def connection(port: int, counter: itertools.count, window: Window) -> Non
             started = time.perf_counter()
             if started >= window.closes:
                 return
-            writer.write(f"GET /items/{next(counter)} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"unexpected answer: {head[:80]!r}")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
+            await exchange(reader, writer, f"/items/{next(counter)}")
             finished = time.perf_counter()
             if window.opened <= finished < window.closes:
                 window.latencies.append(finished - started)

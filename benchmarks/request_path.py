@@ -23,6 +23,7 @@ from benchmarks.request_server import Variant, measure
 VARIANTS = [
     Variant("plain", "plain"),
     Variant("upstream, no exporter", "upstream"),
+    Variant("upstream, OTLP export", "upstream", otlp=True),
     Variant("tl-otel, json", "tl-otel"),
     Variant("tl-otel, all + alerts", "tl-otel", destinations=True),
     Variant("tl-otel, all, helper", "tl-otel", destinations=True, export_helper=True),
@@ -37,6 +38,7 @@ VARIANTS = [
 EXPORTS_TO_PEERS = {
     **{variant.name: ("posthog_events", "scout_batches") for variant in VARIANTS if variant.destinations},
     **{variant.name: ("scout_batches",) for variant in VARIANTS if variant.server == "scout"},
+    **{variant.name: ("otlp_spans", "otlp_log_records") for variant in VARIANTS if variant.otlp},
 }
 
 # tl-otel evaluates its alert rules (and writes the default alert store, a SQLite file) every 10 s, the first time
@@ -47,7 +49,9 @@ ALERT_EVAL_INTERVAL_S = 10.0
 def delivered(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
     events = sum(after["posthog_events"].values()) - sum(before["posthog_events"].values())
     return {"posthog_events": events, "scout_batches": after["scout_batches"] - before["scout_batches"],
-            "webhooks": after["webhooks"] - before["webhooks"]}
+            "webhooks": after["webhooks"] - before["webhooks"],
+            "otlp_spans": after["otlp_spans"] - before["otlp_spans"],
+            "otlp_log_records": after["otlp_log_records"] - before["otlp_log_records"]}
 
 
 def one_round(variants: list[Variant], round_index: int, bin_dir: Path, peers: Peers, warmup: float,
@@ -63,11 +67,11 @@ def one_round(variants: list[Variant], round_index: int, bin_dir: Path, peers: P
     return results
 
 
-def selected(filters: str | None) -> list[Variant]:
+def selected(filters: str | None, variants: list[Variant] = VARIANTS) -> list[Variant]:
     if not filters:
-        return VARIANTS
+        return variants
     wanted = [text.strip() for text in filters.split(",") if text.strip()]
-    return [variant for variant in VARIANTS if any(text in variant.name for text in wanted)]
+    return [variant for variant in variants if any(text in variant.name for text in wanted)]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

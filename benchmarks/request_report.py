@@ -10,8 +10,10 @@ from typing import Any
 from benchmarks.paired import Round, ratio, summary
 
 UPSTREAM, TL_ALL, TL_JSON, SCOUT = "upstream, no exporter", "tl-otel, all + alerts", "tl-otel, json", "scout_apm native"
+OTLP = "upstream, OTLP export"  # the SDK shipping traces and logs over OTLP: what most teams run today
 TARGETS = {TL_ALL: 1.0, TL_JSON: 1.0}  # CPU per request, ÷ upstream
 TARGET_VS_SCOUT = 1.0
+TARGET_VS_OTLP = 1.0
 TARGET_EXTRA_SPAN = 1.5  # tl-otel's cost of one more span ÷ upstream's
 CHILD_SPANS = (5, 20)
 
@@ -54,6 +56,8 @@ def summarise(names: list[str], runs: list[list[dict[str, dict[str, Any]]]]) -> 
             ratios[f"{name} ÷ {UPSTREAM}"] = {**found, "target": TARGETS.get(name)}
     if found := summary(cpu_runs, ratio(TL_ALL, SCOUT)):
         ratios[f"{TL_ALL} ÷ {SCOUT}"] = {**found, "target": TARGET_VS_SCOUT}
+    if found := summary(cpu_runs, ratio(TL_ALL, OTLP)):
+        ratios[f"{TL_ALL} ÷ {OTLP}"] = {**found, "target": TARGET_VS_OTLP}
     extra: dict[str, Any] = {}
     for spans in CHILD_SPANS:
         for label, base, with_spans in ((UPSTREAM, UPSTREAM, f"upstream +{spans} spans"),
@@ -101,4 +105,5 @@ def show(result: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]]) -
             missing = [key for key in exports_to_peers[name] if not got[key]]
             warning = f"   <- NOTHING ARRIVED: {', '.join(missing)}" if missing else ""
             print(f"  {name:24s} PostHog events {got['posthog_events']:7d}, Scout batches {got['scout_batches']:6d},"
-                  f" webhook messages {got['webhooks']:3d}{warning}")
+                  f" webhook messages {got['webhooks']:3d}, OTLP spans {got['otlp_spans']:7d},"
+                  f" OTLP log records {got['otlp_log_records']:7d}{warning}")

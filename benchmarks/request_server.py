@@ -26,6 +26,7 @@ class Variant:
     child_spans: int = 0
     env: dict[str, str] = field(default_factory=dict)
     export_helper: bool = False  # tl-otel's exporters run in a helper process whose CPU is counted too
+    otlp: bool = False  # upstream only: the SDK ships traces and logs over OTLP/HTTP to the peers' sink
 
 
 def command(variant: Variant, bin_dir: Path, port: int) -> list[str]:
@@ -53,6 +54,11 @@ def environment(variant: Variant, peers: dict[str, str], tmpdir: str) -> dict[st
                     "SCOUT_KEY": "bench-key", "SCOUT_CORE_AGENT_SOCKET_PATH": peers["scout"],
                     "SCOUT_CORE_AGENT_LAUNCH": "false", "TL_OTEL_ALERTS": "true",
                     "TL_OTEL_ALERT_SLACK_WEBHOOK_URL": peers["webhook"]})
+    if variant.otlp:
+        # What most teams run: the SDK's OTLP/HTTP exporters behind BatchSpanProcessor and
+        # BatchLogRecordProcessor, which the SDK's configurator sets up for these two settings.
+        env.update(OTEL_TRACES_EXPORTER="otlp", OTEL_LOGS_EXPORTER="otlp", OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+                   OTEL_EXPORTER_OTLP_ENDPOINT=peers["otlp"])
     if variant.server == "scout":
         env["BENCH_SCOUT_AGENT"] = peers["scout"]
     if variant.export_helper:

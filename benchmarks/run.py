@@ -1,6 +1,6 @@
 """``./run bench [NAME ...] [OPTIONS]``: every benchmark, each comparing variants interleaved in one run and
 reporting ratios (this machine is noisy; no result here is a pass/fail). Options after the names go to the
-named benchmarks that take them (``spans``, ``requests``), e.g. ``./run bench requests --rounds 1``."""
+named benchmarks that take them (``spans``, ``requests``, ``latency``), e.g. ``./run bench requests --rounds 1``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from benchmarks import (
     alerting_rss,
     hung_backends_rss,
     json_logs,
+    latency,
     posthog_delivery,
     redaction_cost,
     request_path,
@@ -21,7 +22,8 @@ from benchmarks import (
     wire_costs,
 )
 
-DEFAULT = ["spans", "logs", "posthog", "scout", "scout-capture", "alerts", "redaction", "wire", "requests", "startup"]
+DEFAULT = ["spans", "logs", "posthog", "scout", "scout-capture", "alerts", "redaction", "wire", "requests", "latency",
+           "startup"]
 # In the order they run; the ones that take options get the arguments after the names.
 BENCHMARKS = {
     "spans": span_cost.run, "logs": json_logs.run, "posthog": posthog_delivery.run, "scout": scout_translation.run,
@@ -29,9 +31,9 @@ BENCHMARKS = {
     "alerts-rss": alerting_rss.run,  # a forked child through 20,000 simulated seconds: only when asked for
     "redaction": redaction_cost.run, "wire": wire_costs.run,
     "rss": hung_backends_rss.run,  # ten minutes by default: only when asked for
-    "requests": request_path.run, "startup": startup.run,
+    "requests": request_path.run, "latency": latency.run, "startup": startup.run,
 }
-TAKES_OPTIONS = {"spans", "requests"}
+TAKES_OPTIONS = {"spans", "requests", "latency"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,6 @@
 """``./run bench spans``: per-span cost on the application thread (issue #16, item 2). A burst of SERVER spans
-through the bare SDK (no processor; BatchSpanProcessor + no-op exporter), tl-otel's pipeline (one append per
+through the bare SDK (no processor; BatchSpanProcessor + no-op exporter; BatchSpanProcessor + the OTLP/HTTP
+exporter shipping to a local sink, what most teams run), tl-otel's pipeline (one append per
 span, three no-op destinations) and tl-otel configured with every destination on (JSON lines to /dev/null,
 PostHog to a local capture server, Scout to a fake core agent, both in a separate peers process) and alerting.
 Reported as the application thread's own CPU time per span (exporters run on other threads), wall time per span
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON
@@ -33,7 +35,9 @@ from tl_otel.pipeline.fanout import Fanout
 
 BSP, ALL = "SDK + BatchSpanProcessor", "tl-otel, all destinations + alerts"
 HELPER = "tl-otel, all, exporting in a helper process"
+OTLP = "SDK + BSP, OTLP export"
 TARGETS = {"wall": 1.3, "cpu": 1.15}  # tl-otel all ÷ SDK + BSP, issue #16 item 2
+TARGET_WALL_VS_OTLP = 1.0  # tl-otel all ÷ the SDK shipping OTLP, issue #26
 
 
 class NoOpExporter(SpanExporter):
@@ -57,11 +61,16 @@ def providers(peers: dict[str, str], helper: HelperProcess) -> dict[str, tuple[T
     bare = TracerProvider(shutdown_on_exit=False)
     bsp = TracerProvider(shutdown_on_exit=False)
     bsp.add_span_processor(BatchSpanProcessor(NoOpExporter(), max_queue_size=100_000))
+    otlp = TracerProvider(shutdown_on_exit=False)
+    # A queue that holds the whole burst, as for the no-op BSP: dropping spans would price it cheaper.
+    otlp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{peers['otlp']}/v1/traces"),
+                                               max_queue_size=100_000))
     ours = TracerProvider(sampler=LocalRootRecordingSampler(DEFAULT_ON), shutdown_on_exit=False)
     fanout = Fanout("spans", [Destination(f"d{i}", NoOpExporter(), 100_000) for i in range(3)], 100_000, 512, 1.0)
     ours.add_span_processor(FanoutSpanProcessor(fanout, 5))
     runtime = _configured_with_everything(peers)
-    return {"SDK, no processor": (bare, None), BSP: (bsp, None), "tl-otel pipeline (3 destinations)": (ours, fanout),
+    return {"SDK, no processor": (bare, None), BSP: (bsp, None), OTLP: (otlp, None),
+            "tl-otel pipeline (3 destinations)": (ours, fanout),
             ALL: (runtime.tracer_provider, runtime.span_fanout), HELPER: _exporting_in_helper(runtime, helper)}
 
 
@@ -186,6 +195,13 @@ def show(options: argparse.Namespace, runs: list[list[dict[str, dict[str, float]
                          f" {paired:>24s}")
         print(f"{name:36s} {cells[0]} {cells[1]} {statistics.median(r[name]['full_gcs'] for r in every):14g}")
     print(f"targets for {ALL} ÷ {BSP}: wall ≤ {TARGETS['wall']}x, thread CPU ≤ {TARGETS['cpu']}x")
+    for key in ("cpu", "wall"):
+        found = summary([[{n: r[key] for n, r in results.items()} for results in rounds] for rounds in runs],
+                        ratio(ALL, OTLP))
+        if found:
+            target = f"   target ≤ {TARGET_WALL_VS_OTLP}x" if key == "wall" else ""
+            print(f"{ALL} ÷ {OTLP}, {key}: {found['median']:.2f}x"
+                  f" [{' '.join(f'{v:.2f}' for v in found['runs'])}]{target}")
     helper_cpu = [r[HELPER]["helper_cpu"] for r in every if "helper_cpu" in r.get(HELPER, {})]
     if helper_cpu:
         print(f"{HELPER}: the helper process's own CPU, {statistics.median(helper_cpu):.2f} µs per span (median"
@@ -193,3 +209,5 @@ def show(options: argparse.Namespace, runs: list[list[dict[str, dict[str, float]
     events = sum(arrived["posthog_events"].values())
     print(f"delivered by {ALL}: {events} PostHog events, {arrived['scout_batches']} Scout batches"
           + ("   <- NOTHING ARRIVED" if not (events and arrived["scout_batches"]) else ""))
+    print(f"delivered by {OTLP}: {arrived['otlp_spans']} spans"
+          + ("   <- NOTHING ARRIVED" if not arrived["otlp_spans"] else ""))
