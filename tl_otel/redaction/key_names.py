@@ -39,8 +39,17 @@ def names_a_secret(key: str, names: Collection[str]) -> bool:
     """Whether ``key`` names a secret: its whole normalised name, or the last word or last two words of its
     own name, is one of ``names`` (lowercase, words joined by ``_``)."""
     name = key.strip().lower().replace("-", "_")
-    if name in names or name.rsplit(".", 1)[-1] in names:
+    tail = name.rsplit(".", 1)[-1]
+    if name in names or tail in names:
         return True
+    # The common key (``http.method``, ``db_password``): lowercase words and underscores, read without the
+    # word pattern; only a key with capitals, brackets, quotes, a glued suffix or a number needs it.
+    plain = [word for word in tail.split("_") if word]
+    if plain and (plain[-1] in names or "_".join(plain[-2:]) in names):
+        return True
+    if (key == name and tail.replace("_", "").isalnum() and tail.isascii() and plain
+            and not plain[-1].endswith(GLUED_SUFFIXES) and not plain[-1][-1].isdigit()):
+        return False
     words = key_words(key)
     if not words:
         return False

@@ -391,7 +391,7 @@ class Redactor:
         if self._exact is not None and self._may_match_exact(result) and self._exact.search(result) is not None:
             result = self._exact.sub(self._substitute, result)
         result = self._scrub_folded(result)
-        if _SQL_IN_TEXT.search(result) is not None:
+        if _may_hold_sql(result) and _SQL_IN_TEXT.search(result) is not None:
             result = _scrub_sql_in_text(result)
         if not result.isascii():
             result = _encodable(result)
@@ -686,6 +686,20 @@ class Redactor:
                 object.__setattr__(record, "resource", new_resource)
         if touched:
             _apply(log_record, "attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
+
+
+# Words one of which every match of _SQL_IN_TEXT holds: a few ``in`` tests on the lowercased text cost far less
+# than the case-insensitive search itself, which then runs only on the strings that hold one.
+_SQL_HINTS: tuple[str, ...] = ("insert", "update", "delete", "select", "merge", "upsert", "replace", "[parameters:",
+                               "key (", "failing row")
+
+
+def _may_hold_sql(text: str) -> bool:
+    lowered = text.lower()
+    for hint in _SQL_HINTS:  # noqa: SIM110 - a plain loop: this runs for every new string
+        if hint in lowered:
+            return True
+    return False
 
 
 def _scrub_sql_in_text(text: str) -> str:
