@@ -62,10 +62,11 @@ class LineExporter:
                 continue
             if line is not None:
                 lines.append(line)
-        outcome = self.options.write(lines)
-        if outcome.lost:
+        # A writer that says nothing of what it lost (an options subclass collecting lines) lost nothing.
+        reported = getattr(self.options.write(lines), "lost", None)
+        if reported:
             lost = self._lost if self._lost is not None else {}
-            for reason, count in outcome.lost.items():
+            for reason, count in reported.items():
                 lost[reason] = lost.get(reason, 0) + count
             self._lost = lost
         return True

@@ -74,7 +74,8 @@ class JsonMetricExporter(MetricExporter):
                         except Exception:
                             continue
         # A metric collection has no per-point count to keep: a lost line fails the export (the reader says so).
-        return MetricExportResult.FAILURE if self.options.write(lines).lost else MetricExportResult.SUCCESS
+        lost = getattr(self.options.write(lines), "lost", None)
+        return MetricExportResult.FAILURE if lost else MetricExportResult.SUCCESS
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         return None
