@@ -33,7 +33,7 @@ APP = """
 
 @pytest.mark.e2e
 def test_frames_the_agent_never_acknowledged_are_failed_not_exported(tmp_path):
-    agent = FakeCoreAgent(str(tmp_path / "core-agent.sock"), close_after=12)
+    agent = FakeCoreAgent(str(tmp_path / "core-agent.sock"), close_after=12, closes=4)
     report = tmp_path / "health.json"
     try:
         ran = run_python(APP.format(report=str(report)), timeout=120,
@@ -47,7 +47,7 @@ def test_frames_the_agent_never_acknowledged_are_failed_not_exported(tmp_path):
     assert ran.returncode == 0, ran.stderr[-3000:]
     scout = json.loads(report.read_text())["traces"]["destinations"]["traces-scout"]
     client = scout["client"]
-    assert agent.connections >= 2 and client["unacknowledged"] >= 1, (client, ran.stderr[-2000:])
+    assert agent.connections >= 5 and client["unacknowledged"] >= 4, (client, ran.stderr[-2000:])
     assert scout["failed"] > 0 and "unacknowledged_by_core_agent" in scout["by_reason"], scout
     unacknowledged_spans = client["unacknowledged_items"]
     assert unacknowledged_spans >= 2  # a request frame carries its root and its child
@@ -56,4 +56,6 @@ def test_frames_the_agent_never_acknowledged_are_failed_not_exported(tmp_path):
     assert scout["failed"] >= unacknowledged_spans
     # Exported spans are those of acknowledged requests only (two spans each): never more than arrived.
     assert scout["exported"] <= 2 * received
-    assert f"traces-scout: {scout['failed']} not delivered" in ran.stderr
+    # The exit line gives the whole number, whatever the rate-limited per-connection warnings held back.
+    assert f"traces-scout: {scout['failed']} not delivered (unacknowledged_by_core_agent {unacknowledged_spans}" \
+        in ran.stderr
