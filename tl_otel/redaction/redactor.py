@@ -287,7 +287,6 @@ class Redactor:
             self._key_cache[key] = decision
         return decision
 
-
     def _names_a_secret(self, key: str) -> bool:
         return names_a_secret(key, self._key_names)
 
