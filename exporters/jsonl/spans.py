@@ -3,8 +3,8 @@
 Worth a line: requests served (SERVER), worker tasks (CONSUMER), calls to remote services (CLIENT,
 PRODUCER), engine runs, and any span that ended in error. Database calls are remote calls too, but one
 line per query would drown the log: they get a line when they fail or take at least
-``SLOW_DB_CALL_MS``. Other internal spans are detail for trace backends, unless TL_OTEL_JSON_ALL_SPANS asks for every span
-(development: `tl-otel tail` then shows whole trees)."""
+``SLOW_DB_CALL_MS``. Other internal spans are detail for trace backends, unless TL_OTEL_JSON_ALL_SPANS asks for every
+span (development: `tl-otel tail` then shows whole trees)."""
 
 from __future__ import annotations
 
