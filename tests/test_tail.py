@@ -225,6 +225,20 @@ class Output:
         raise AssertionError(f"not seen within {timeout} s: {needles}\n--- output:\n{self.text}")
 
 
+def _wait_read_to_end(pid: int, path: Path, timeout: float = 60.0) -> None:
+    """Until the process's open file description of ``path`` stands at the file's end (from /proc)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) == str(path):
+                    position = int(Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()[1])
+                    if position == path.stat().st_size:
+                        return
+        time.sleep(0.02)
+    raise AssertionError(f"{path} not read to its end within {timeout} s")
+
+
 def test_a_file_that_grows_is_followed(tmp_path):
     path = tmp_path / "app.log"
     path.write_text("plain text before\n")
@@ -238,6 +252,7 @@ def test_a_file_that_grows_is_followed(tmp_path):
         with path.open("a") as handle:
             handle.write(child + "\n" + root[:40])  # the root's line is written in two parts
             handle.flush()
+            _wait_read_to_end(process.pid, path)  # tail has read the first part before the rest is written
             handle.write(root[40:] + "\n")
         output.wait_for("▶ GET /grown  200  5.00 ms  svc  trace " + "ab" * 16,
                         "    SELECT                                     client   ━━━━━━━━━━··············   2.00 ms")
