@@ -194,10 +194,9 @@ def test_lines_per_second_it_keeps_up_with(tmp_path):
     sink = io.StringIO()
     session = TailSession(PlainOutput(sink), TraceBuffer(), Filters())
     started = time.perf_counter()
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         session.feed(line, 0.0)
-        if number % 64 == 0:
-            session.tick(None)
+        session.tick(None)
     session.finish()
     elapsed = time.perf_counter() - started
     print(f"\ntl-otel tail: {len(lines) / elapsed:,.0f} lines/s ({len(lines)} lines, 5,000 traces, plain text)")
@@ -308,3 +307,23 @@ def test_the_samples_in_docs_tail_md_are_what_tail_writes(capsys, tmp_path):
     if os.environ.get("TL_OTEL_TAIL_WRITE_EXPECTED"):
         page_path.write_text(page)
     assert page == page_path.read_text(), "regenerate: TL_OTEL_TAIL_WRITE_EXPECTED=1 pytest tests/test_tail.py"
+
+
+def test_several_saved_files_are_read_in_time_order(capsys, tmp_path):
+    """One file per process, as `kubectl logs` of each pod gives them: read as one stream in time order."""
+    by_service: dict[str, list[str]] = {"tl-engine-worker": [], "tl-engine-api": []}  # the worker's file first
+    for line in ENGINE.read_text().splitlines():
+        if line.startswith('{"timestamp"') and line.endswith("}"):
+            by_service[json.loads(line)["service.name"]].append(line)
+    paths = []
+    for service, lines in by_service.items():
+        paths.append(tmp_path / f"{service}.log")
+        paths[-1].write_text("\n".join(lines) + "\n")
+    # with a short linger the worker's part of a trace is a continuation of the API's, which happened first
+    out, _ = tail(capsys, "--linger", "0.5", *map(str, paths))
+    assert [h for h in headers(out) if "run/tl_engine.execute" in h.split("  ")[0]] == []
+    assert "▶ … POST /executions continued  tl-engine-worker" in out
+    out, _ = tail(capsys, *map(str, paths))
+    assert "continued" not in out
+    both = [h for h in headers(out) if "tl-engine-api, tl-engine-worker" in h]
+    assert len(both) == 3 and all(h.split("  ")[0].endswith("POST /executions") for h in both)

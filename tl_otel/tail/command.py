@@ -1,7 +1,7 @@
 """``tl-otel tail``: the arguments, and the loop that feeds input lines to the session.
 
     tl-otel tail [FILE ...]          follow files as they grow (stdin when none is given)
-    tl-otel tail --once FILE ...     read files to their end, show everything, exit
+    tl-otel tail --once FILE ...     read files to their end (several: merged in time order), show everything, exit
     tl-otel tail -- COMMAND ...      run COMMAND and read its stdout and stderr; exit with its status
 """
 
@@ -14,11 +14,10 @@ import time
 from tl_otel.tail.filters import Filters
 from tl_otel.tail.output import open_output
 from tl_otel.tail.session import TailSession
-from tl_otel.tail.sources import LiveInput, read_file
+from tl_otel.tail.sources import LiveInput, read_files_merged
 from tl_otel.tail.top_table import TopTable
 from tl_otel.tail.traces import TraceBuffer
 
-ONCE_TICK_LINES = 64
 REDRAW_S = 0.25
 
 
@@ -72,12 +71,10 @@ def run(args: argparse.Namespace, command: list[str]) -> int:
 
 
 def _read_once(session: TailSession, paths: list[str]) -> None:
-    """Files to their end: readiness on the stream's own clock alone, so a file gives the same blocks each time."""
-    for path in paths or ["/dev/stdin"]:
-        for number, line in enumerate(read_file(path), 1):
-            session.feed(line, 0.0)
-            if number % ONCE_TICK_LINES == 0:
-                session.tick(None)
+    """Files to their end, merged in time order; readiness on the stream's own clock alone, so the same files give
+    the same blocks each time."""
+    for line in read_files_merged(paths or ["/dev/stdin"]):
+        session.feed(line, 0.0)
         session.tick(None)
 
 

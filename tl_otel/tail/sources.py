@@ -4,6 +4,7 @@ queue, so a quiet input never holds back another, and the reader of the queue ca
 
 from __future__ import annotations
 
+import heapq
 import os
 import queue
 import subprocess
@@ -26,6 +27,29 @@ def read_file(path: str) -> Iterator[str]:
     with open(path, "rb") as handle:
         for raw in handle:
             yield _text(raw)
+
+
+_STAMP = '{"timestamp":"'
+
+
+def _timed(path: str, order: int) -> Iterator[tuple[str, int, int, str]]:
+    """A file's lines keyed by their timestamp (RFC 3339 UTC sorts as text); a line without one (plain text)
+    keeps the key of the line before it, so it stays where its file put it."""
+    key = ""
+    for number, line in enumerate(read_file(path)):
+        if line.startswith(_STAMP):
+            key = line[len(_STAMP):len(_STAMP) + 27]
+        yield key, order, number, line
+
+
+def read_files_merged(paths: list[str]) -> Iterator[str]:
+    """Several saved files (one per process or pod) as one stream in time order: each file's own order is kept,
+    and a trace whose lines are spread over the files is assembled as if it had been read live."""
+    if len(paths) == 1:
+        yield from read_file(paths[0])
+        return
+    for _, _, _, line in heapq.merge(*(_timed(path, order) for order, path in enumerate(paths))):
+        yield line
 
 
 def follow_file(path: str, lines: queue.Queue[str | None], stop: threading.Event) -> None:

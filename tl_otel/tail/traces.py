@@ -9,6 +9,8 @@ counted, and the count is reported."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -29,6 +31,7 @@ class Trace:
     dropped: int = 0
     continuation: str | None = None  # the name of the part already shown, for a trace's late lines
     evicted: bool = False
+    due_ns: int = 0
 
 
 @dataclass
@@ -40,7 +43,6 @@ class BufferStats:
 class TraceBuffer:
     def __init__(self, linger_s: float = 2.0, max_traces: int = 1000, max_lines: int = 1000) -> None:
         self.linger_ns = int(linger_s * 1e9)
-        self.linger_s = linger_s
         self.max_traces = max_traces
         self.max_lines = max_lines
         self.open: OrderedDict[str, Trace] = OrderedDict()
@@ -48,6 +50,10 @@ class TraceBuffer:
         self.shown: OrderedDict[str, str] = OrderedDict()
         self.clock_ns = 0
         self.stats = BufferStats()
+        # (stream time a trace may be ready, arrival order, trace id), one entry per change of that time; an
+        # entry older than its trace's current time is skipped: a tick costs O(log n) per trace it shows
+        self._due: list[tuple[int, int, str]] = []
+        self._order = itertools.count()
 
     def add(self, trace_id: str, record: Record, wall: float) -> list[Trace]:
         """Adds one line; returns the traces this pushed out of the buffer (to be shown now)."""
@@ -74,19 +80,33 @@ class TraceBuffer:
         if record.get("span.kind") in ROOT_KINDS or (record.get("type") == "span"
                                                     and record.get("parent_span_id") is None):
             trace.rooted = True
+        due = trace.end_ns + self._wait_ns(trace)
+        if due != trace.due_ns:
+            trace.due_ns = due
+            heapq.heappush(self._due, (due, next(self._order), trace_id))
         return pushed
+
+    def _wait_ns(self, trace: Trace) -> int:
+        return self.linger_ns if trace.rooted else int(ROOTLESS_WAIT_S * 1e9)
 
     def tick(self, clock_ns: int | None, wall: float | None) -> list[Trace]:
         """The traces ready by the stream's clock (and the wall clock, when given), oldest first."""
         clock = self.clock_ns if clock_ns is None else clock_ns
         ready = []
-        for trace in self.open.values():
-            wait_ns = self.linger_ns if trace.rooted else int(ROOTLESS_WAIT_S * 1e9)
-            wait_s = self.linger_s if trace.rooted else ROOTLESS_WAIT_S
-            if clock - trace.end_ns >= wait_ns or (wall is not None and wall - trace.arrived >= wait_s):
+        due = self._due
+        while due and due[0][0] <= clock:
+            when, _, trace_id = heapq.heappop(due)
+            trace = self.open.get(trace_id)
+            if trace is not None and trace.due_ns == when:
                 ready.append(trace)
-        for trace in ready:
-            del self.open[trace.trace_id]
+                del self.open[trace_id]
+        if wall is not None:  # live input: also what has had no line for its wait, by the wall clock
+            quiet = [trace for trace in self.open.values() if wall - trace.arrived >= self._wait_ns(trace) / 1e9]
+            for trace in quiet:
+                del self.open[trace.trace_id]
+            ready += quiet
+        if not self.open:
+            due.clear()
         return [self._shown(trace) for trace in ready]
 
     def drain(self) -> list[Trace]:
