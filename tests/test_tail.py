@@ -327,3 +327,11 @@ def test_several_saved_files_are_read_in_time_order(capsys, tmp_path):
     assert "continued" not in out
     both = [h for h in headers(out) if "tl-engine-api, tl-engine-worker" in h]
     assert len(both) == 3 and all(h.split("  ")[0].endswith("POST /executions") for h in both)
+
+
+def test_top_says_which_alert_setting_it_could_not_take(tmp_path):
+    ran = subprocess.run([sys.executable, "-m", "tl_otel.cli", "tail", "--once", "--top", str(ENGINE)],
+                         capture_output=True, text=True, env=clean_env(TL_OTEL_ALERT_LATENCY_MS="fast"), timeout=120)
+    assert ran.returncode == 0 and "p95 > 1000 ms" in ran.stdout  # the default threshold is used
+    [warning] = ran.stderr.splitlines()
+    assert warning.startswith("warning: ") and "TL_OTEL_ALERT_LATENCY_MS" in warning and "'fast'" in warning

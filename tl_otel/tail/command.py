@@ -53,6 +53,8 @@ def run(args: argparse.Namespace, command: list[str]) -> int:
     top = None
     if args.top:
         settings = resolve()
+        for problem in settings.problems:  # the thresholds come from the alert settings: say what was not taken
+            print(f"warning: {problem.message}", file=sys.stderr)
         top = TopTable(args.window or settings.alert_window_s, settings.alert_error_rate, settings.alert_latency_ms,
                        filters)
     output = open_output(args.view)
