@@ -117,7 +117,7 @@ def main() -> int:
     print(f"\nExit status after SIGTERM: api={api_rc} worker={worker_rc}. Full output: {logs}/")
     print(f"\nThe same lines for a person (request trees, errors, alerts; --top for a table per route), "
           f"docs/tail.md:\n   .venv/bin/tl-otel tail --once {logs}/api.stdout {logs}/worker.stdout\n"
-          f"   TL_OTEL_JSON_ALL_SPANS=true adds every span (SQL queries, internal spans) to the trees")
+          f"   in development, TL_OTEL_JSON_ALL_SPANS=true in a service adds every span (SQL, internal) to its trees")
     return 0 if joined else 1
 
 
