@@ -18,14 +18,17 @@ class JsonLinesOptions:
         max_value_length: int = 16384,
         stderr_level: str = "off",
         writer: LineWriter | None = None,
+        all_spans: bool = False,
     ) -> None:
         self.max_value_length = max_value_length
         self.stderr_levelno = _LEVELS.get(stderr_level, _EVERYTHING_TO_STDOUT)
         self.writer = writer or shared_writer()
+        self.all_spans = all_spans
 
     @classmethod
     def from_settings(cls, settings: Any) -> JsonLinesOptions:
-        return cls(settings.json_max_value_length, settings.json_stderr_level)
+        return cls(settings.json_max_value_length, settings.json_stderr_level,
+                   all_spans=settings.json_all_spans)
 
     @classmethod
     def from_environment(cls) -> JsonLinesOptions:

@@ -187,6 +187,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("json_stderr_level", Choice((*LOG_LEVELS, "off")), "off",
             "JSON lines at this level and above go to stderr instead of stdout (off: everything to stdout).",
             ("TL_OTEL_JSON_STDERR_LEVEL",), group="logs"),
+    Setting("json_all_spans", parse_bool, False,
+            "Give every sampled span a JSON line (internal spans, every SQL query), so `tl-otel tail` shows whole "
+            "trees. For development: off, only spans worth a line get one (docs/json-lines.md).",
+            ("TL_OTEL_JSON_ALL_SPANS",), group="logs"),
     Setting("json_max_value_length", IntRange(64, 10_000_000), 16384,
             "Longest string value written in a JSON line; longer ones are cut and marked.",
             ("TL_OTEL_JSON_MAX_VALUE_LENGTH",), group="logs"),
