@@ -67,7 +67,6 @@ def test_empty_value_counts_as_unset():
         ("TL_OTEL_SHUTDOWN_TIMEOUT", "soon", "shutdown_timeout", 10.0),
         ("TL_OTEL_SHUTDOWN_TIMEOUT", "-3", "shutdown_timeout", 10.0),
         ("TL_OTEL_STRICT", "maybe", "strict", False),
-        ("POSTHOG_HOST", "app.posthog.com", "posthog_host", "https://app.posthog.com"),
         ("OTEL_TRACES_EXPORTER", "json,none", "traces_exporter", None),
         ("OTEL_LOGS_EXPORTER", "json;otlp", "logs_exporter", None),
     ],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tl_otel.settings.registry import BY_NAME, SETTINGS, Setting
-from tl_otel.settings.types import InvalidValue
+from tl_otel.settings.types import REFUSED_MEANS_OFF, InvalidValue
 
 
 class ConfigurationError(ValueError):
@@ -33,14 +33,29 @@ class Problem:
     raw: Any
     accepted: str
     fallback: Any
+    note: str | None = None  # a problem of two settings together, said in its own words
 
     @property
     def message(self) -> str:
+        if self.note is not None:
+            return self.note
         shown = mask(self.raw) if self.setting.secret else repr(self.raw)
+        if refuses_to_default(self.setting):
+            return (f"{self.source}={shown} is not valid: expected {self.accepted}; nothing is sent there "
+                    "and no default host is used instead: this destination is off")
         return (
             f"{self.source}={shown} is not valid: expected {self.accepted}; "
             f"using {'the default ' if self.fallback == self.setting.default else ''}{self.fallback!r}"
         )
+
+
+REFUSED = "refused"
+"""The source of a destination setting whose value was refused: its value is None (the destination is off)."""
+
+
+def refuses_to_default(setting: Setting) -> bool:
+    """A destination the user named but that cannot be read goes nowhere, never to the default host."""
+    return isinstance(setting.parse, REFUSED_MEANS_OFF)
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,9 @@ def _resolve_one(setting: Setting, overrides: Mapping[str, Any], env: Mapping[st
         try:
             return Resolved(setting.parse(raw), source)
         except InvalidValue as exc:
+            if refuses_to_default(setting):
+                problems.append(Problem(setting, source, raw, str(exc), None))
+                return Resolved(None, REFUSED)
             problems.append(Problem(setting, source, raw, str(exc), setting.default))
             return Resolved(setting.default, "default")
     return Resolved(setting.default, "default")
