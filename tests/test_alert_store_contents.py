@@ -4,6 +4,8 @@ open by an error, a write-ahead log of bounded size, and the retry interval the 
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
 import time
 import uuid
@@ -13,7 +15,7 @@ import pytest
 from tests.conftest import REPO, clean_env
 from tests.test_alert_stores import process
 from tests.test_alerting import requests, tick
-from tl_otel.alerting.store import LocalAlertStore
+from tl_otel.alerting.store import RETRY_S, WAL_SIZE_LIMIT, LocalAlertStore
 
 SECRET = "tok3nS3CR3Tvalue"
 ROUTE = f"/boom/token={SECRET}"
@@ -77,6 +79,40 @@ def test_a_lone_surrogate_in_a_route_is_stored_and_nothing_breaks(tmp_path, self
     assert len(subjects) == 1 and subjects[0].startswith("[FIRING]"), subjects
     assert [r.getMessage() for r in self_log if r.levelname == "WARNING"] == []
     assert store.window(now + 4, 60) == {("api", "/s\ufffd"): [30, 30, 0, 0]}  # shared, not alone
+
+
+def test_an_error_inside_a_write_leaves_no_transaction_open(tmp_path):
+    path = tmp_path / "alerts.sqlite3"
+    store = LocalAlertStore(str(path), "svc", retry_s=0)
+    # A key SQLite cannot encode, handed to the store directly (the engine never does: key_names).
+    assert store.add_counts({int(time.time()): {("api", "/s\udcff"): [1, 1, 0, 0]}}) is False
+    other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # "database is locked" if the failed write had kept its transaction
+    other.execute("ROLLBACK")
+    other.close()
+    assert store.add_counts({int(time.time()): {("api", "/fine"): [1, 0, 0, 0]}}) is True
+
+
+def test_the_write_ahead_log_stays_bounded(tmp_path):
+    path = tmp_path / "alerts.sqlite3"
+    store = LocalAlertStore(str(path), "svc", retention_s=3900, slot_s=1)
+    tracer, engine, channel = process(store, "svc")
+    start = int(time.time())
+    largest = 0
+    for second in range(900):  # 15 minutes at a 1 s evaluation interval, a few routes each second
+        for index in range(5):
+            requests(tracer, 2, route=f"/route/{index}", at=start + second)
+        tick(engine, channel, start + second + 1)
+        wal = f"{path}-wal"
+        largest = max(largest, os.path.getsize(wal) if os.path.exists(wal) else 0)
+    assert largest <= 2 * WAL_SIZE_LIMIT, largest
+
+
+def test_the_docs_state_the_store_retry_interval():
+    alerting = (REPO / "docs" / "alerting.md").read_text()
+    assert LocalAlertStore().retry_s == RETRY_S
+    assert f"tried again every {RETRY_S:g} s" in alerting
+    assert f"{WAL_SIZE_LIMIT // 1024} KiB" in alerting
 
 
 def test_doctor_masks_a_password_in_a_url_setting():
