@@ -132,6 +132,14 @@ def _check_batch_sizes(resolved: dict[str, Resolved], problems: list[Problem]) -
             resolved[batch_name] = Resolved(fallback, "default")
 
 
+def _check_scout_key(resolved: dict[str, Resolved], problems: list[Problem]) -> None:
+    monitor, key = resolved["scout_monitor"], resolved["scout_key"]
+    if monitor.value and monitor.source != "default" and not key.value:
+        problems.append(Problem(BY_NAME["scout_monitor"], monitor.source, monitor.value, "", monitor.value,
+                                note=f"{monitor.source} asks for Scout monitoring, but SCOUT_KEY is not set (or "
+                                     "empty): nothing is sent to Scout until it is"))
+
+
 def resolve(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Resolve every setting. ``env`` defaults to ``os.environ``; tests pass a plain dict."""
     import os
@@ -144,4 +152,5 @@ def resolve(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] |
     problems: list[Problem] = []
     resolved = {setting.name: _resolve_one(setting, overrides, env, problems) for setting in SETTINGS}
     _check_batch_sizes(resolved, problems)
+    _check_scout_key(resolved, problems)
     return Settings(resolved, problems)
