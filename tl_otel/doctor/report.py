@@ -90,11 +90,13 @@ def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
 def _redacted(item: Any, settings: Any) -> Any:
     """The whole report through tl-otel's one redaction step (URL userinfo, configured secrets, tokens in
     query strings): a value such as POSTHOG_HOST with a password in it is printed masked, like every line
-    tl-otel writes."""
-    from tl_otel.redaction.redactor import from_settings
+    tl-otel writes. Always on: TL_OTEL_REDACT=false debugs what the destinations get, not what is printed
+    here (a report is pasted into tickets)."""
+    from tl_otel.redaction import Redactor
     from tl_otel.startup.configure import configured_secrets
 
-    scrub = from_settings(settings, configured_secrets(settings)).scrub_text
+    scrub = Redactor(secrets=configured_secrets(settings), extra_keys=settings.redact_keys,
+                     extra_patterns=settings.redact_patterns).scrub_text
 
     def walk(value: Any) -> Any:
         if isinstance(value, str):
