@@ -162,3 +162,18 @@ def test_alert_channels_refused_or_read_as_the_users_host(tmp_path):
         assert audit() == []
     finally:
         hook.stop()
+
+
+DASHBOARD = AUDIT + """
+from tl_otel.cli import main
+raise SystemExit(main(["dashboard", "posthog"]))
+"""
+
+
+def test_the_dashboard_command_never_falls_back_to_posthogs_cloud(tmp_path):
+    log, audit = audited(tmp_path)
+    ran = run_python(DASHBOARD, AUDIT_LOG=log, TL_OTEL_POSTHOG_PERSONAL_API_KEY="phx_endpoint_test",
+                     TL_OTEL_POSTHOG_PROJECT_ID="1", TL_OTEL_POSTHOG_API_HOST="ftp://posthog.internal")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "TL_OTEL_POSTHOG_API_HOST" in ran.stderr
+    assert audit() == []  # before: the API host fell back to POSTHOG_HOST's default, PostHog's cloud
