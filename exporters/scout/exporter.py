@@ -38,6 +38,8 @@ class ScoutSpanExporter(SpanExporter):
     def from_settings(cls, settings: Any) -> ScoutSpanExporter:
         if not settings.scout_key:
             raise ValueError("SCOUT_KEY is not set")
+        if not settings.scout_socket_path:
+            raise ValueError("SCOUT_CORE_AGENT_SOCKET_PATH was refused (see the warning above): Scout is off")
         client = CoreAgentClient(
             settings.scout_socket_path, settings.scout_name, settings.scout_key, settings.scout_hostname,
             timeout=settings.scout_timeout, queue_size=settings.scout_queue_size,
