@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from opentelemetry.trace import SpanKind
 from scout_apm.core.web_requests import filter_element
 
+from tl_otel.app_thread.exception_context import CALLER_FRAMES
 from tl_otel.exporters.posthog.exceptions import parse_traceback, split_type
 from tl_otel.exporters.scout.commands import scout_request_id, tag_value
 from tl_otel.exporters.scout.naming import request_tags
@@ -167,17 +168,19 @@ class ProblemBuilder:
             "request_params": filter_element("", params) if params else None,
             "request_session": None,
             "environment": None,
-            "trace": self.trace(str(exception.get("exception.stacktrace") or "")),
+            "trace": self.trace(str(exception.get("exception.stacktrace") or ""), exception.get(CALLER_FRAMES)),
             "request_components": request_components(span, attributes),
             "context": context,
             "host": self.hostname,
             "revision_sha": self.revision_sha,
         }
 
-    def trace(self, stacktrace: str) -> list[str]:
-        """``file:line:in function`` lines of the exception itself (not its causes), innermost first."""
+    def trace(self, stacktrace: str, caller_frames: Any = 0) -> list[str]:
+        """``file:line:in function`` lines of the exception's own traceback (not its causes, not the callers
+        tl-otel adds above it: scout_apm walks the traceback only), innermost first."""
         if not stacktrace:
             return []
-        frames = parse_traceback(stacktrace)[-1].frames[:MAX_TRACE_FRAMES]
+        skip = caller_frames if isinstance(caller_frames, int) and caller_frames > 0 else 0
+        frames = parse_traceback(stacktrace)[-1].frames[skip:skip + MAX_TRACE_FRAMES]
         return [f"{relative_file(frame['abs_path'], self.roots)}:{frame['lineno']}:in {frame['function']}"
                 for frame in reversed(frames)]
