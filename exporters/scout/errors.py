@@ -24,7 +24,15 @@ from tl_otel.exporters.posthog.exceptions import parse_traceback, split_type
 from tl_otel.exporters.scout.commands import scout_request_id, tag_value
 from tl_otel.exporters.scout.naming import request_tags
 from tl_otel.integrations.celery import FAILURE, task_run_outcome
-from tl_otel.pipeline.span_record import EVENT_ATTRIBUTES, EVENT_NAME, EVENTS, REQUEST_KIND, SpanRecord
+from tl_otel.pipeline.span_record import (
+    EVENT_ATTRIBUTES,
+    EVENT_NAME,
+    EVENTS,
+    PARENT_IS_REMOTE,
+    PARENT_SPAN_ID,
+    REQUEST_KIND,
+    SpanRecord,
+)
 from tl_otel.redaction import MARKER
 from tl_otel.semantics.request_kinds import API_REQUEST, TASK_RUN
 from tl_otel.semantics.span_attributes import first
@@ -43,7 +51,8 @@ class ProblemStats:
 
 def is_candidate(record: tuple[Any, ...]) -> bool:
     """Cheap first look on the dispatcher thread: a request or task run root with an event recorded."""
-    return bool(record[EVENTS]) and record[REQUEST_KIND] in (API_REQUEST, TASK_RUN)
+    return (bool(record[EVENTS]) and record[REQUEST_KIND] in (API_REQUEST, TASK_RUN)
+            and (record[PARENT_SPAN_ID] is None or record[PARENT_IS_REMOTE]))
 
 
 def _ended_in_failure(span: SpanRecord, attributes: Mapping[str, Any]) -> bool:

@@ -195,7 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
             "honoured) before it is dropped and counted.",
             ("TL_OTEL_SCOUT_ERRORS_RETRY_WINDOW",), group="scout"),
     Setting("scout_revision_sha", parse_str, None, "Deployed revision sent with each problem (`revision_sha`).",
-            ("TL_OTEL_SCOUT_REVISION_SHA", "SCOUT_REVISION_SHA", "HEROKU_SLUG_COMMIT"), group="scout",
+            ("TL_OTEL_SCOUT_REVISION_SHA", "SCOUT_REVISION_SHA"), group="scout",
             default_doc="empty"),
     Setting("scout_application_root", parse_str, None, "Application root sent with each batch of problems (`root`).",
             ("TL_OTEL_SCOUT_APPLICATION_ROOT", "SCOUT_APPLICATION_ROOT"), group="scout",
