@@ -4,6 +4,7 @@ under each answer (500 then success, 400, 429 + Retry-After, batches of SCOUT_ER
 
 from __future__ import annotations
 
+import json
 import timeit
 
 import pytest
@@ -188,3 +189,28 @@ def test_cost_of_one_problem():
     seconds = min(timeit.repeat(lambda: make.problem(span), number=runs, repeat=3))
     print(f"\nScout problem translation: {seconds / runs * 1e6:.1f} µs per failure")
     assert make.stats.problems == 3 * runs
+
+
+def test_a_rejected_problem_is_counted_in_health_through_the_pipeline(python, service, tmp_path):
+    service.default = Answer(400)
+    ran = python("""
+        import json, tl_otel
+        from opentelemetry import trace
+        tl_otel.configure(service_name="svc")
+        tracer = trace.get_tracer("t")
+        try:
+            with tracer.start_as_current_span("GET /pay", kind=trace.SpanKind.SERVER,
+                                              attributes={"http.method": "GET", "http.route": "/pay"}):
+                raise ValueError("card declined")
+        except ValueError:
+            pass
+        tl_otel.force_flush(20)
+        print("HEALTH " + json.dumps(tl_otel.health()["traces"]["destinations"]["traces-scout_errors"]))
+    """, SCOUT_KEY="health-key-0123456789", SCOUT_ERRORS_HOST=service.url, SCOUT_CORE_AGENT_LAUNCH="false",
+        SCOUT_CORE_AGENT_SOCKET_PATH=str(tmp_path / "no-agent.sock"), OTEL_METRICS_EXPORTER="none")
+    line = next(line for line in ran.stdout.splitlines() if line.startswith("HEALTH "))
+    health = json.loads(line[len("HEALTH "):])
+    assert health["delivery"]["dropped"] == {"400": 1} and health["delivery"]["delivered"] == 0
+    assert health["failed"] == 1 and health["builder"]["problems"] == 1
+    assert len(service.posts()) == 1  # not retried
+    assert "Scout errors rejected 1 problems with HTTP 400" in ran.stderr
