@@ -214,3 +214,12 @@ def test_a_rejected_problem_is_counted_in_health_through_the_pipeline(python, se
     assert health["failed"] == 1 and health["builder"]["problems"] == 1
     assert len(service.posts()) == 1  # not retried
     assert "Scout errors rejected 1 problems with HTTP 400" in ran.stderr
+
+
+def test_only_the_exception_itself_gives_the_trace_not_its_causes_and_past_100_frames_too():
+    frames = "".join(f'  File "/srv/app/shop/deep.py", line {n}, in f{n}\n    f()\n' for n in range(1, 121))
+    text = ('Traceback (most recent call last):\n  File "/srv/app/shop/cause.py", line 1, in c\n    x()\n'
+            'KeyError: 1\n\nThe above exception was the direct cause of the following exception:\n\n'
+            f'Traceback (most recent call last):\n{frames}shop.Declined: x\n')
+    trace = builder().trace(text, 20)  # 20 callers above the traceback: frames 21 to 70, innermost first
+    assert len(trace) == 50 and trace[0] == "shop/deep.py:70:in f70" and trace[-1] == "shop/deep.py:21:in f21"

@@ -10,6 +10,7 @@ already passed tl-otel's redaction step; parameters are filtered again with scou
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 from opentelemetry.trace import SpanKind
 from scout_apm.core.web_requests import filter_element
 
-from tl_otel.app_thread.exception_context import CALLER_FRAMES
-from tl_otel.exporters.posthog.exceptions import parse_traceback, split_type
+from tl_otel.app_thread.exception_context import CALLER_FRAMES, is_own_frame
+from tl_otel.exporters.posthog.exceptions import split_type
 from tl_otel.exporters.scout.commands import scout_request_id, tag_value
 from tl_otel.exporters.scout.naming import request_tags
 from tl_otel.integrations.celery import FAILURE, task_run_outcome
@@ -37,6 +38,10 @@ from tl_otel.redaction import MARKER
 from tl_otel.semantics.request_kinds import API_REQUEST, TASK_RUN
 from tl_otel.semantics.span_attributes import first
 
+_FRAME = re.compile(r'^  File "([^"]+)", line (\d+), in (.+)$', re.MULTILINE)
+# The lines Python prints between the blocks of an exception chain; the last block is the exception itself.
+_CHAIN = re.compile(r"^(?:The above exception was the direct cause of the following exception:|"
+                    r"During handling of the above exception, another exception occurred:)$", re.MULTILINE)
 MAX_TRACE_FRAMES = 50  # scout_apm's backtrace.LIMIT: the outermost 50 frames, then innermost first
 SCOUT_FILTERED = "[FILTERED]"
 
@@ -190,6 +195,7 @@ class ProblemBuilder:
         if not stacktrace:
             return []
         skip = caller_frames if isinstance(caller_frames, int) and caller_frames > 0 else 0
-        frames = parse_traceback(stacktrace)[-1].frames[skip:skip + MAX_TRACE_FRAMES]
-        return [f"{relative_file(frame['abs_path'], self.roots)}:{frame['lineno']}:in {frame['function']}"
-                for frame in reversed(frames)]
+        last_block = _CHAIN.split(stacktrace)[-1]
+        frames = [(path, line, function) for path, line, function in _FRAME.findall(last_block)
+                  if not is_own_frame(path)][skip:skip + MAX_TRACE_FRAMES]
+        return [f"{relative_file(path, self.roots)}:{line}:in {function}" for path, line, function in reversed(frames)]
