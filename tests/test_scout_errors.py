@@ -223,3 +223,32 @@ def test_only_the_exception_itself_gives_the_trace_not_its_causes_and_past_100_f
             f'Traceback (most recent call last):\n{frames}shop.Declined: x\n')
     trace = builder().trace(text, 20)  # 20 callers above the traceback: frames 21 to 70, innermost first
     assert len(trace) == 50 and trace[0] == "shop/deep.py:70:in f70" and trace[-1] == "shop/deep.py:21:in f21"
+
+
+def _doctor(**env: str):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, clean_env
+
+    return subprocess.run([sys.executable, "-m", "tl_otel.cli", "doctor", "--timeout", "2"],
+                          env=clean_env(OTEL_TRACES_EXPORTER="json,scout_errors", SCOUT_KEY="doctor-errors-key-0123",
+                                        OTEL_SERVICE_NAME="svc", SCOUT_NAME="app", **env),
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_doctor_checks_the_errors_service_without_creating_a_problem(service):
+    done = _doctor(SCOUT_ERRORS_HOST=service.url)
+    assert any(line.split()[:2] == ["ok", "scout_errors"] for line in done.stdout.splitlines()), done.stdout
+    assert done.returncode == 0 and service.problems() == [] and len(service.posts()) == 1
+    assert service.posts()[0]["query"]["key"] == ["doctor-errors-key-0123"]
+    assert "doctor-errors-key-0123" not in done.stdout + done.stderr
+
+    service.default = Answer(401)
+    done = _doctor(SCOUT_ERRORS_HOST=service.url)
+    [line] = [line for line in done.stdout.splitlines() if line.split()[:2] == ["FAILED", "scout_errors"]]
+    assert "rejected the key (HTTP 401)" in line and done.returncode == 1
+
+    done = _doctor(SCOUT_ERRORS_HOST="http://127.0.0.1:9")
+    [line] = [line for line in done.stdout.splitlines() if line.split()[:2] == ["FAILED", "scout_errors"]]
+    assert "connection refused" in line
