@@ -16,6 +16,7 @@ from collections import Counter
 
 from examples.peers.fake_core_agent import FakeCoreAgent
 from examples.peers.posthog_capture import PostHogCapture
+from examples.peers.scout_errors_service import ScoutErrorsService
 from examples.processes import (
     REPO,
     base_env,
@@ -60,7 +61,7 @@ def summarise(name: str, records: list[dict]) -> None:
                   f"engine_id={record.get('engine_id')} trace={(record.get('trace_id') or '')[:8]}")
 
 
-def summarise_backends(posthog: PostHogCapture, scout: FakeCoreAgent) -> None:
+def summarise_backends(posthog: PostHogCapture, scout: FakeCoreAgent, errors: ScoutErrorsService) -> None:
     events = Counter(event["event"] for event in posthog.events())
     print(f"\n== PostHog (local capture server): {sum(events.values())} events ==")
     for name, count in sorted(events.items()):
@@ -78,6 +79,11 @@ def summarise_backends(posthog: PostHogCapture, scout: FakeCoreAgent) -> None:
     print(f"\n== Scout (local core agent): {sum(operations.values())} requests ==")
     for name, count in sorted(operations.items()):
         print(f"   {count:4d}  {name}")
+    problems = errors.problems()
+    print(f"\n== Scout Error Monitoring (local errors service): {len(problems)} problems ==")
+    for problem in problems:
+        where = problem["trace"][0] if problem["trace"] else "?"
+        print(f"   {problem['exception_class']}: {problem['message']} at {where} ({problem['request_id']})")
 
 
 def main() -> int:
@@ -87,11 +93,12 @@ def main() -> int:
     posthog = PostHogCapture()
     # Unix socket paths are limited to ~100 bytes: keep it short whatever the checkout's path.
     scout = FakeCoreAgent(os.path.join(tempfile.mkdtemp(prefix="tl-demo-"), "core-agent.sock"))
+    errors = ScoutErrorsService()
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     env = base_env(data_dir, ENGINE_API_URL=api_url, POSTHOG_API_KEY="phc_demo", POSTHOG_HOST=posthog.url,
                    SCOUT_KEY="demodemodemodemodemo", SCOUT_NAME="tl-engine", SCOUT_CORE_AGENT_LAUNCH="false",
-                   SCOUT_CORE_AGENT_SOCKET_PATH=scout.address)
+                   SCOUT_CORE_AGENT_SOCKET_PATH=scout.address, SCOUT_ERRORS_HOST=errors.url)
     logs = data_dir / "logs"
     api = start_api(env, port, logs)
     worker = start_worker(env, logs)
@@ -111,9 +118,10 @@ def main() -> int:
     api_traces = {r.get("trace_id") for r in api_records if r.get("message") == "POST /executions"}
     joined = {r.get("trace_id") for r in worker_records if r.get("span.kind") == "consumer"} & api_traces
     print(f"\n{len(joined)} of {len(api_traces)} submitted executions share one trace across API and worker.")
-    summarise_backends(posthog, scout)
+    summarise_backends(posthog, scout, errors)
     posthog.stop()
     scout.stop()
+    errors.stop()
     print(f"\nExit status after SIGTERM: api={api_rc} worker={worker_rc}. Full output: {logs}/")
     print(f"\nThe same lines for a person (request trees, errors, alerts; --top for a table per route), "
           f"docs/tail.md:\n   .venv/bin/tl-otel tail --once {logs}/api.stdout {logs}/worker.stdout\n"

@@ -58,6 +58,9 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     tmp = data_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env["TMPDIR"] = str(tmp)
+    # A failure in a process with SCOUT_KEY set becomes a Scout problem: it must never reach Scout's real
+    # errors service from a test or the demo (port 9 refuses; a test that reads problems passes its stand-in).
+    env["SCOUT_ERRORS_HOST"] = "http://127.0.0.1:9"
     env.update(extra)
     return env
 

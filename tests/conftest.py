@@ -29,6 +29,7 @@ def clean_env(**extra: str) -> dict[str, str]:
            if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_"))}
     env["PYTHONPATH"] = str(REPO)
     env["TL_OTEL_ALERT_STORE"] = "process"  # no alert state shared between unrelated test processes
+    env["SCOUT_ERRORS_HOST"] = "http://127.0.0.1:9"  # never Scout's real errors service (examples/processes.py)
     env.update(extra)
     return env
 

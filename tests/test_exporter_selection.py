@@ -13,9 +13,12 @@ def chosen(signal: str, env: dict[str, str]) -> tuple[str, ...]:
 def test_defaults_follow_the_seed_variables():
     assert chosen("traces", {}) == ("json",)
     assert chosen("traces", {"POSTHOG_API_KEY": "phc_x"}) == ("json", "posthog")
-    assert chosen("traces", {"SCOUT_KEY": "k"}) == ("json", "scout")
+    # Scout's Error Monitoring comes with Scout, as scout_apm's errors_enabled does, unless turned off.
+    assert chosen("traces", {"SCOUT_KEY": "k"}) == ("json", "scout", "scout_errors")
+    assert chosen("traces", {"SCOUT_KEY": "k", "SCOUT_ERRORS_ENABLED": "false"}) == ("json", "scout")
     assert chosen("traces", {"SCOUT_KEY": "k", "SCOUT_MONITOR": "false"}) == ("json",)
-    assert chosen("traces", {"POSTHOG_API_KEY": "p", "SCOUT_KEY": "k"}) == ("json", "posthog", "scout")
+    assert chosen("traces", {"POSTHOG_API_KEY": "p", "SCOUT_KEY": "k"}) == ("json", "posthog", "scout",
+                                                                          "scout_errors")
     assert chosen("logs", {"POSTHOG_API_KEY": "phc_x"}) == ("json",)  # PostHog logs only when asked for
     assert chosen("metrics", {}) == ("json",)
 

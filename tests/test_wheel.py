@@ -96,7 +96,8 @@ def test_wheel_entry_points_resolve(wheel_venv):
         "", "opentelemetry_distro tl_otel", "opentelemetry_configurator tl_otel",
         "opentelemetry_traces_exporter json", "opentelemetry_logs_exporter json", "opentelemetry_metrics_exporter json",
         "opentelemetry_traces_exporter posthog", "opentelemetry_logs_exporter posthog",
-        "opentelemetry_traces_exporter scout", "opentelemetry_metrics_exporter memory",
+        "opentelemetry_traces_exporter scout", "opentelemetry_traces_exporter scout_errors",
+        "opentelemetry_metrics_exporter memory",
     ])
 
 

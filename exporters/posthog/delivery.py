@@ -4,14 +4,10 @@ The client's own ``capture()`` path retries a batch 3 times over about 7 s with 
 it, and its ``shutdown()`` has no timeout. Here each request body is assembled from events serialised
 once (their sizes decide the splits), compressed (gzip level 3, chosen by measurement), and posted with the
 posthog library's HTTP session (one kept-alive connection, reused request after request), user agent,
-endpoint, host mapping and ``Retry-After`` parsing; the retry policy is tl-otel's:
-
-- 200 (or any 2xx): delivered. Nothing is re-sent after it.
-- 400, 401, 403 and other 4xx: never retried; the events are dropped and counted by status.
-- 413: the request is split in halves and each half sent; one event alone that is too large is dropped.
-- 408, 429, 5xx, connection errors and timeouts: retried with exponential backoff (1 s doubling to 30 s,
-  ±20 % jitter), or after ``Retry-After`` when the server sends it, until the retry window ends or
-  shutdown starts; then dropped and counted.
+endpoint, host mapping and ``Retry-After`` parsing; the retry policy is tl-otel's, shared with Scout's
+errors delivery (``tl_otel.exporters.http_retries``): 2xx delivered, 413 split, 408/429/5xx and connection
+errors retried with backoff (1 s doubling to 30 s, ±20 % jitter) or after ``Retry-After`` within the retry
+window, other 4xx dropped and counted by status.
 """
 
 from __future__ import annotations
@@ -20,9 +16,7 @@ import contextlib
 import gzip as gzip_module
 import json
 import os
-import random
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,10 +24,10 @@ import requests
 from posthog import request as posthog_request
 
 from tl_otel.diagnostics.self_log import RateLimitedLog
+from tl_otel.exporters.http_retries import Retryable, RetryingPoster, is_retryable_status
 
 MAX_EVENT_BYTES = 900 * 1024  # the posthog client's per-event cap
 MAX_REQUEST_BYTES = 5 * 1024 * 1024  # the client stops filling a batch here (the server takes 20 MB)
-RETRYABLE = {408, 429}
 # Measured on api_request bodies (150 and 500 events, ~480 bytes each): levels 1-3 cost 1.4-2.1 µs per event,
 # level 5 3.3-3.9, level 9 7.9-9.3; level 3 sends 73 bytes per event, level 5 66, level 9 63. Level 3 is as
 # cheap as level 1 and 1 % smaller.
@@ -58,39 +52,18 @@ def _encode_event(event: dict[str, Any]) -> bytes:
     return _dumps(event).encode("utf-8", "replace")
 
 
-@dataclass
-class DeliveryStats:
-    delivered: int = 0
-    requests: int = 0
-    retries: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    last_success: float | None = None
-    last_error: str | None = None
+class Delivery(RetryingPoster):
+    label = "PostHog"
+    noun = "events"
 
-    def drop(self, reason: str, count: int) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + count
-
-
-class Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class Delivery:
     def __init__(self, api_key: str, host: str, *, timeout: float = 10.0, retry_window: float = 120.0,
                  use_gzip: bool = True, backoff_base: float = 1.0, backoff_cap: float = 30.0) -> None:
         self._api_key = api_key
         self.url = posthog_request.remove_trailing_slash(posthog_request.determine_server_host(host)) + \
             posthog_request.EVENTS_ENDPOINT
+        super().__init__(retry_window=retry_window, backoff_base=backoff_base, backoff_cap=backoff_cap)
         self.timeout = timeout
-        self.retry_window = retry_window
         self.use_gzip = use_gzip
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.stats = DeliveryStats()
-        self.stopping = threading.Event()
         self._session = posthog_request._build_session()
         os.register_at_fork(after_in_child=self._after_fork)
 
@@ -142,51 +115,10 @@ class Delivery:
             chunks.append(current)
         ok = len(encoded) == len(events)
         for chunk in chunks:
-            ok = self._send_with_retries(chunk) and ok
+            ok = self.send_with_retries(chunk) and ok
         return ok
 
-    def _send_with_retries(self, chunk: list[bytes]) -> bool:
-        import time
-
-        give_up_at = time.monotonic() + self.retry_window
-        attempt = 0
-        while True:
-            try:
-                status = self._post(chunk)
-            except Retryable as exc:
-                self.stats.last_error = exc.reason
-                delay = exc.retry_after if exc.retry_after is not None else min(
-                    self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.8, 1.2)
-                attempt += 1
-                if self.stopping.is_set() or time.monotonic() + delay > give_up_at:
-                    reason = "shutdown" if self.stopping.is_set() else "retries_exhausted"
-                    self.stats.drop(f"{reason}:{exc.reason}", len(chunk))
-                    _rate_limited.warning("posthog-dropped", "PostHog: %d events dropped after %d attempts (%s)",
-                                          len(chunk), attempt, exc.reason)
-                    return False
-                self.stats.retries += 1
-                if self.stopping.wait(delay):
-                    self.stats.drop(f"shutdown:{exc.reason}", len(chunk))
-                    return False
-                continue
-            if status == 413:
-                if len(chunk) == 1:
-                    self.stats.drop("413", 1)
-                    return False
-                middle = len(chunk) // 2
-                first = self._send_with_retries(chunk[:middle])
-                return self._send_with_retries(chunk[middle:]) and first
-            if 200 <= status < 300:
-                self.stats.delivered += len(chunk)
-                self.stats.last_success = time.time()
-                return True
-            self.stats.drop(str(status), len(chunk))
-            self.stats.last_error = f"HTTP {status}"
-            _rate_limited.warning("posthog-rejected", "PostHog rejected %d events with HTTP %d; not retried",
-                                  len(chunk), status)
-            return False
-
-    def _post(self, chunk: list[bytes]) -> int:
+    def post(self, chunk: list[bytes]) -> int:
         headers = {"Content-Type": "application/json", "User-Agent": posthog_request.USER_AGENT}
         if self.use_gzip:
             headers["Content-Encoding"] = "gzip"
@@ -199,6 +131,6 @@ class Delivery:
             raise Retryable(type(exc).__name__) from None
         status = response.status_code
         response.close()
-        if status in RETRYABLE or status >= 500:
+        if is_retryable_status(status):
             raise Retryable(f"HTTP {status}", posthog_request._response_retry_after(response))
         return status

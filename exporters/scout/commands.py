@@ -31,6 +31,12 @@ def _uuid(prefix: str, high: int, low: int) -> str:
     return f"{prefix}-{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+def scout_request_id(trace_id: int, root_span_id: int) -> str:
+    """The Scout request id of the request whose local root is ``root_span_id``: what the errors service is
+    given too, so a problem links to its trace."""
+    return _uuid("req", trace_id >> 64, root_span_id)
+
+
 def tag_value(value: Any) -> Any:
     """Every value is JSON-serialisable: one bad tag value must not lose the request (scout_apm's own
     sender drops the whole request and reconnects when json.dumps fails)."""
@@ -77,7 +83,7 @@ def build(request: Assembled) -> dict[str, Any]:
     """The ``BatchCommand`` message. Built as plain dicts, each timestamp formatted once per span, with
     exactly the shapes of scout_apm's command classes (tests compare them with ``.message()``)."""
     root = request.root
-    request_id = _uuid("req", root.trace_id >> 64, root.span_id)
+    request_id = scout_request_id(root.trace_id, root.span_id)
     root_attributes = root.attributes
     started = isoformat_utc(root.start_time)
     commands: list[dict[str, Any]] = [{"StartRequest": {"timestamp": started, "request_id": request_id}}]

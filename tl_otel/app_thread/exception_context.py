@@ -23,6 +23,9 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import SpanKind
 
 _ROOT = "_tl_otel_local_root"
+# On an exception event: how many outermost frames of ``exception.stacktrace`` (its last block) are callers
+# of the handling frame rather than frames of the exception's own traceback.
+CALLER_FRAMES = "tl_otel.exception.caller_frames"
 MAX_CALLER_FRAMES = 60
 
 
@@ -94,9 +97,11 @@ def is_own_frame(filename: str) -> bool:
     return filename.startswith(OWN_DIRECTORIES)
 
 
-def application_stacktrace(exception: BaseException, start: Any = None) -> str | None:
+def application_stacktrace(exception: BaseException, start: Any = None) -> tuple[str, int] | None:
     """The exception formatted as Python does, its stack extended outward with the frames that called the
-    handling frame and without tl-otel's frames. ``start``: the frame to walk outward from (the caller's)."""
+    handling frame and without tl-otel's frames, and how many of its outermost frames are those callers (a
+    backend that shows only the traceback, as Scout's Error Monitoring does, leaves them out: CALLER_FRAMES).
+    ``start``: the frame to walk outward from (the caller's)."""
     tb = exception.__traceback__
     if tb is None:
         return None
@@ -115,6 +120,7 @@ def application_stacktrace(exception: BaseException, start: Any = None) -> str |
     callers = (traceback.StackSummary.extract(traceback.walk_stack(outermost.f_back), limit=MAX_CALLER_FRAMES)
                if outermost is not None and outermost.f_back is not None else traceback.StackSummary())
     callers.reverse()  # walk_stack goes outward; a traceback lists outermost first
+    caller_count = sum(1 for frame in callers if not is_own_frame(frame.filename))
     described = traceback.TracebackException.from_exception(exception)
     described.stack = traceback.StackSummary.from_list([*callers, *described.stack])
     chained, seen = [described], set()
@@ -126,4 +132,4 @@ def application_stacktrace(exception: BaseException, start: Any = None) -> str |
         kept = [frame for frame in item.stack if not is_own_frame(frame.filename)]
         item.stack = traceback.StackSummary.from_list(kept)
         chained.extend(link for link in (item.__cause__, item.__context__) if link is not None)
-    return "".join(described.format())
+    return "".join(described.format()), caller_count

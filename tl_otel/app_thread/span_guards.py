@@ -65,12 +65,12 @@ def _with_context(span: Any, exception: BaseException, attributes: Any) -> Any:
     """The application's frames and the local root's route or task (tl_otel.app_thread.exception_context); the
     caller's own attributes win."""
     try:
-        from tl_otel.app_thread.exception_context import application_stacktrace, local_root_attributes
+        from tl_otel.app_thread.exception_context import CALLER_FRAMES, application_stacktrace, local_root_attributes
 
         added: dict[str, Any] = local_root_attributes(span)
-        stacktrace = application_stacktrace(exception, sys._getframe(2))
-        if stacktrace:
-            added["exception.stacktrace"] = stacktrace
+        extended = application_stacktrace(exception, sys._getframe(2))
+        if extended:
+            added["exception.stacktrace"], added[CALLER_FRAMES] = extended
     except Exception:
         return attributes
     if attributes:

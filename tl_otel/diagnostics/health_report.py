@@ -13,9 +13,10 @@ from tl_otel.diagnostics.self_metrics import retries
 
 
 def _exporter_details(exporter: Any) -> dict[str, Any]:
-    """Counters an exporter keeps about its backend (PostHog delivery, Scout client and assembly)."""
+    """Counters an exporter keeps about its backend (PostHog and Scout errors delivery, Scout client and
+    assembly, the Scout errors problem builder)."""
     details: dict[str, Any] = {}
-    for owner, name in ((exporter, "delivery"), (exporter, "client"), (exporter, "assembler")):
+    for owner, name in ((exporter, "delivery"), (exporter, "client"), (exporter, "assembler"), (exporter, "builder")):
         part = getattr(owner, name, None)
         stats = getattr(part, "stats", None)
         if stats is not None and dataclasses.is_dataclass(stats):

@@ -112,6 +112,30 @@ def scout(settings: Any, timeout: float) -> Callable[[], str]:
     return check
 
 
+def scout_errors(settings: Any, timeout: float) -> Callable[[], str]:
+    """An empty batch of problems to Scout's errors service, as the exporter posts them: reachable and the key
+    accepted, and no problem is created."""
+    def check() -> str:
+        import gzip
+
+        from tl_otel.exporters.scout.error_delivery import ErrorDelivery
+
+        delivery = ErrorDelivery(settings.scout_errors_host, settings.scout_key or "", settings.scout_name,
+                                 hostname=settings.scout_hostname, environment=settings.environment, root="")
+        delivery.close()
+        body = gzip.compress(json.dumps({"notifier": "scout_apm_python", "environment": settings.environment,
+                                         "root": "", "problems": []}).encode())
+        status, _ = _post(delivery.url, body, {"Content-Type": "application/json", "Content-Encoding": "gzip",
+                                               "X-Error-Count": "0", "Agent-Hostname": settings.scout_hostname or ""},
+                          timeout)
+        if status in (401, 403):
+            raise CheckFailed(f"Scout's errors service rejected the key (HTTP {status})")
+        if status >= 500 or status in (404, 408, 429):
+            raise CheckFailed(f"Scout's errors service answered HTTP {status}")
+        return f"errors service reachable (HTTP {status} to an empty batch)"
+    return check
+
+
 def smtp(settings: Any, timeout: float) -> Callable[[], str]:
     """EHLO, STARTTLS or TLS with certificate verification, and the login when one is configured; QUIT."""
     def check() -> str:
@@ -196,6 +220,11 @@ def run_checks(settings: Any, env: dict[str, str], timeout: float) -> list[Check
             checks.append(("scout", scout(settings, timeout)))
         else:
             checks.append(("scout", _missing("SCOUT_KEY is not set")))
+    if "scout_errors" in traces:
+        if settings.scout_key:
+            checks.append(("scout_errors", scout_errors(settings, timeout)))
+        else:
+            checks.append(("scout_errors", _missing("SCOUT_KEY is not set")))
     if "otlp" in traces or "otlp" in logs or "otlp" in selected_exporters("metrics", settings):
         endpoint, headers = _otlp_settings(settings, env)
         checks.append(("otlp", otlp(endpoint, headers, timeout)))

@@ -68,11 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_STRICT",)),
     # --- exporter selection ---------------------------------------------------------------
     Setting("traces_exporter", parse_exporter_list, None,
-            "Span exporters by entry-point name (json, posthog, scout, otlp, console, none). "
+            "Span exporters by entry-point name (json, posthog, scout, scout_errors, otlp, console, none). "
             "An explicit list is used exactly as given.",
             ("OTEL_TRACES_EXPORTER",), group="exporters",
             default_doc="`json`, plus `posthog` when POSTHOG_API_KEY is set, plus `scout` when SCOUT_KEY "
-                        "is set and SCOUT_MONITOR is not false"),
+                        "is set and SCOUT_MONITOR is not false, plus `scout_errors` with `scout` unless "
+                        "SCOUT_ERRORS_ENABLED is false"),
     Setting("logs_exporter", parse_exporter_list, None,
             "Log record exporters (json, posthog, otlp, console, none).",
             ("OTEL_LOGS_EXPORTER",), group="exporters", default_doc="`json`"),
@@ -159,6 +160,32 @@ SETTINGS: tuple[Setting, ...] = (
             "from scout_apm's _objtrace extension, which counts every allocation of the whole process "
             "(docs/scout.md: cost and why it is off by default).",
             ("TL_OTEL_SCOUT_ALLOCATIONS",), group="scout"),
+    Setting("scout_errors_enabled", _parse_scout_bool, True,
+            "Send failed requests and task runs to Scout's Error Monitoring (the `scout_errors` exporter, chosen "
+            "by default when the `scout` one is).",
+            ("TL_OTEL_SCOUT_ERRORS_ENABLED", "SCOUT_ERRORS_ENABLED"), group="scout"),
+    Setting("scout_errors_host", _parse_http_url, "https://errors.scoutapm.com",
+            "Scout's errors service; problems are posted to `<host>/apps/error.scout`.",
+            ("TL_OTEL_SCOUT_ERRORS_HOST", "SCOUT_ERRORS_HOST"), group="scout"),
+    Setting("scout_errors_ignored_exceptions", parse_name_list, (),
+            "Exception classes (short or dotted names, comma-separated) never sent to Error Monitoring; a "
+            "subclass of one is ignored too when its module is loaded.",
+            ("TL_OTEL_SCOUT_ERRORS_IGNORED_EXCEPTIONS", "SCOUT_ERRORS_IGNORED_EXCEPTIONS"), group="scout",
+            default_doc="none"),
+    Setting("scout_errors_batch_size", IntRange(1, 1000), 5, "Problems per request to the errors service.",
+            ("TL_OTEL_SCOUT_ERRORS_BATCH_SIZE", "SCOUT_ERRORS_BATCH_SIZE"), group="scout"),
+    Setting("scout_errors_timeout", Seconds(0.1, 120.0), 10.0, "Timeout of one request to the errors service.",
+            ("TL_OTEL_SCOUT_ERRORS_TIMEOUT",), group="scout"),
+    Setting("scout_errors_retry_window", Seconds(0.0, 3600.0), 120.0,
+            "How long one batch of problems is retried (backoff 1 s doubling to 30 s, with jitter; Retry-After "
+            "honoured) before it is dropped and counted.",
+            ("TL_OTEL_SCOUT_ERRORS_RETRY_WINDOW",), group="scout"),
+    Setting("scout_revision_sha", parse_str, None, "Deployed revision sent with each problem (`revision_sha`).",
+            ("TL_OTEL_SCOUT_REVISION_SHA", "SCOUT_REVISION_SHA"), group="scout",
+            default_doc="empty"),
+    Setting("scout_application_root", parse_str, None, "Application root sent with each batch of problems (`root`).",
+            ("TL_OTEL_SCOUT_APPLICATION_ROOT", "SCOUT_APPLICATION_ROOT"), group="scout",
+            default_doc="the working directory"),
     # --- logging bridge and JSON lines ----------------------------------------------------
     Setting("logging", parse_bool, True, "Bridge stdlib logging into OpenTelemetry log records.",
             ("TL_OTEL_LOGGING",), group="logs"),

@@ -2,8 +2,9 @@
 
 An explicit OTEL_<SIGNAL>_EXPORTER list is used exactly as given. Only when it is unset does tl-otel
 choose: traces ``json`` plus ``posthog`` (POSTHOG_API_KEY set) plus ``scout`` (SCOUT_KEY set and
-SCOUT_MONITOR not false); logs ``json``; metrics ``json``. The core never imports an exporter module by
-name: ours and third-party ones are found the same way."""
+SCOUT_MONITOR not false) and with it ``scout_errors`` (unless SCOUT_ERRORS_ENABLED is false); logs
+``json``; metrics ``json``. The core never imports an exporter module by name: ours and third-party ones
+are found the same way."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def default_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
             names.append("posthog")
         if settings.scout_key and settings.scout_monitor:
             names.append("scout")
+            if settings.scout_errors_enabled:  # scout_apm sends errors only while it monitors
+                names.append("scout_errors")
         return tuple(names)
     return ("json",)
 
@@ -93,7 +96,8 @@ def installed_names(signal: Signal) -> list[str]:
 def _why(signal: Signal, name: str, settings: Any) -> str:
     if getattr(settings, f"{signal}_exporter") is not None:
         return f"{VARIABLES[signal]} names exporter {name!r}"
-    reason = {"posthog": "POSTHOG_API_KEY is set", "scout": "SCOUT_KEY is set"}.get(name, "it is a default")
+    reason = {"posthog": "POSTHOG_API_KEY is set", "scout": "SCOUT_KEY is set",
+              "scout_errors": "SCOUT_KEY is set and SCOUT_ERRORS_ENABLED is not false"}.get(name, "it is a default")
     return f"{reason}, so tl-otel selected the {name!r} {signal} exporter"
 
 
