@@ -164,7 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Send failed requests and task runs to Scout's Error Monitoring (the `scout_errors` exporter, chosen "
             "by default when the `scout` one is).",
             ("TL_OTEL_SCOUT_ERRORS_ENABLED", "SCOUT_ERRORS_ENABLED"), group="scout"),
-    Setting("scout_errors_host", _parse_http_url, "https://errors.scoutapm.com",
+    Setting("scout_errors_host", Endpoint("url"), "https://errors.scoutapm.com",
             "Scout's errors service; problems are posted to `<host>/apps/error.scout`.",
             ("TL_OTEL_SCOUT_ERRORS_HOST", "SCOUT_ERRORS_HOST"), group="scout"),
     Setting("scout_errors_ignored_exceptions", parse_name_list, (),
