@@ -1,0 +1,64 @@
+"""The application's own output is the application's: with its root logger at DEBUG, its stderr under tl-otel
+holds exactly the lines it holds without tl-otel. The records libraries make on tl-otel's threads (urllib3's
+``"POST /batch/ HTTP/1.1" 200`` under PostHog's client) never reach the application's handlers nor its JSON
+lines."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from examples.peers.posthog_capture import PostHogCapture
+from examples.peers.waiting import wait_for
+from examples.processes import BIN, base_env, free_port, start, wait_http
+
+pytestmark = pytest.mark.e2e
+
+REQUESTS = 5
+
+
+def _not_tl_otels(line: str) -> bool:
+    """tl-otel's own lines (its start-up line, its warnings) are JSON objects from a ``tl_otel`` logger."""
+    if not line.startswith("{"):
+        return True
+    try:
+        return not str(json.loads(line).get("logger", "")).startswith("tl_otel")
+    except ValueError:
+        return True
+
+
+def _serve(tmp_path, instrument: bool, capture: PostHogCapture | None) -> tuple[list[str], list[dict]]:
+    port = free_port()
+    extra = {"OTEL_SERVICE_NAME": "own-output", "OTEL_METRICS_EXPORTER": "none"}
+    if capture is not None:
+        extra.update(POSTHOG_API_KEY="phc_own_output", POSTHOG_HOST=capture.url)
+    env = base_env(tmp_path / ("with" if instrument else "without"), **extra)
+    args = [str(BIN / "uvicorn"), "tests.apps.own_output:app", "--port", str(port), "--no-access-log",
+            "--log-level", "warning"]
+    process = start("with" if instrument else "without", args, env, tmp_path / "logs", instrument=instrument)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/orders/0", 60, process)
+        for number in range(1, REQUESTS + 1):
+            assert httpx.get(f"http://127.0.0.1:{port}/orders/{number}").status_code == 200
+        if capture is not None:  # PostHog's client has made its requests on tl-otel's thread
+            assert wait_for(lambda: len(capture.named("api_request")) >= REQUESTS + 1, 60)
+    finally:
+        process.stop()
+    return [line for line in process.stderr().splitlines() if _not_tl_otels(line)], process.records()
+
+
+def test_a_debug_root_handler_prints_the_same_lines_with_and_without_tl_otel(tmp_path):
+    without, _ = _serve(tmp_path, instrument=False, capture=None)
+    capture = PostHogCapture()
+    try:
+        with_tl_otel, records = _serve(tmp_path, instrument=True, capture=capture)
+    finally:
+        capture.stop()
+    assert [line for line in without if "order" in line] == [f"APP INFO shop.orders order {n} served"
+                                                             for n in range(REQUESTS + 1)]
+    assert with_tl_otel == without
+    # Nor do tl-otel's own HTTP requests become the application's JSON lines.
+    assert [r["message"] for r in records if r.get("type") == "log"] == [f"order {n} served"
+                                                                        for n in range(REQUESTS + 1)]
