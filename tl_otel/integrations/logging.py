@@ -25,7 +25,13 @@ once, on the ``Logger`` class, so loggers of any class set with ``setLoggerClass
 there behind the root's handlers, never in the list: the application's handlers run exactly as it configured
 them, then the bridge takes the record, once, and no configuration can detach it.
 
-The same point serves three more rules:
+The same point serves four more rules:
+
+- Records made on tl-otel's own threads (named ``tl-otel-*``: the pipeline, the exporters, the alert channels,
+  Scout's client) by the libraries they drive - urllib3's ``"POST /batch/ HTTP/1.1" 200`` under PostHog's
+  client, smtplib, an HTTP client's retry warning - are tl-otel's traffic: they never reach the application's
+  handlers nor the bridge, and go to tl-otel's own stderr at WARNING and above. The thread, not a list of
+  logger names, decides: any library tl-otel's threads use is covered.
 
 - Where a record finds no handler at all, the bridge counts as one (as it did on the root): Python's
   last-resort stderr printer stays quiet, as before.
@@ -37,7 +43,8 @@ The same point serves three more rules:
 - The root level is the application's. When the application left it at Python's default, tl-otel lowers it to
   ``TL_OTEL_LOG_LEVEL`` for the bridge only: records below the level the root had, from loggers whose level
   comes from the root, reach the bridge and not the application's handlers, which keep printing what they
-  printed without tl-otel. A level the application sets on the root itself ends that: its decision.
+  printed without tl-otel. A level the application sets on the root itself ends that: its decision. Celery's
+  task logger, which Celery leaves at ``--loglevel`` (WARNING by default), is lowered the same way.
 """
 
 from __future__ import annotations
@@ -301,7 +308,7 @@ _set_level.__wrapped__ = _original_set_level  # type: ignore[attr-defined]
 
 def keep_own_threads_apart() -> None:
     """Stand at ``Logger.callHandlers`` so that records made on tl-otel's threads go to tl-otel's own stderr
-    only (at WARNING and above), whether or not the bridge is on. Idempotent."""
+    only (at WARNING and above), even when no log exporter is on. Idempotent."""
     if logging.Logger.callHandlers is not _call_handlers:
         logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
         logging.Logger.setLevel = _set_level  # type: ignore[method-assign]

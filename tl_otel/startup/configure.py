@@ -255,7 +255,8 @@ def _build(settings: Settings) -> Runtime:
     # Installed first: from here on tl-otel's own log lines and every item are redacted.
     redactor = redaction.from_settings(settings, configured_secrets(settings))
     redaction.install(redactor)
-    keep_own_threads_apart()  # before any of tl-otel's threads starts: their libraries' records stay tl-otel's
+    if settings.logging:  # TL_OTEL_LOGGING=false leaves stdlib logging untouched, this too
+        keep_own_threads_apart()  # before tl-otel's threads start: their libraries' records stay tl-otel's
     request_kinds.install(RequestKinds(settings.long_lived_routes))
     span_guards.install()
     resource = build_resource(settings, redactor)
