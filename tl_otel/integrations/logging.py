@@ -129,8 +129,15 @@ def _attributes(record: logging.LogRecord, max_length: int) -> dict[str, Any]:
             attributes["exception.stacktrace"] = "<stack trace could not be formatted>"
         # The route or task the exception happened in, as span recordings carry it (exception_context); for a
         # server's log made after the request's span ended, the one the recording span left on the exception.
-        for key, value in exception_origin.request_of(exc_value, get_current()).items():
+        current = get_current()
+        for key, value in exception_origin.request_of(exc_value, current).items():
             attributes.setdefault(key, value)
+        recorded_by = exception_origin.recorded_by(exc_value)
+        if recorded_by is not None:
+            # The same occurrence as the span's recording, told the same way whichever reaches PostHog first.
+            attributes.setdefault("exception.span_name", recorded_by)
+            if exception_origin.ended_request_in_error(exc_value, current):
+                attributes["exception.handled"] = False
     if record.stack_info:
         attributes["code.stacktrace"] = record.stack_info
     return attributes
