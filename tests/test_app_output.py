@@ -62,3 +62,26 @@ def test_a_debug_root_handler_prints_the_same_lines_with_and_without_tl_otel(tmp
     # Nor do tl-otel's own HTTP requests become the application's JSON lines.
     assert [r["message"] for r in records if r.get("type") == "log"] == [f"order {n} served"
                                                                         for n in range(REQUESTS + 1)]
+
+
+def test_a_debug_worker_prints_celerys_debug_lines_but_not_the_instrumentations(tmp_path):
+    """A worker at ``--loglevel=DEBUG`` prints Celery's own DEBUG lines as without tl-otel, and none of the
+    Celery instrumentation's "prerun signal" / "postrun signal" lines (two per task) that tl-otel brings."""
+    from tests.test_task_logger import _send
+
+    folder = str(tmp_path / "broker")
+    env = base_env(tmp_path / "data", OTEL_SERVICE_NAME="debug-worker", OTEL_METRICS_EXPORTER="none",
+                   TASK_ERRORS_BROKER_DIR=folder, TL_OTEL_ALERT_STORE="process")
+    worker = start("worker", [str(BIN / "celery"), "-A", "tests.apps.task_errors:celery_app", "worker",
+                              "--loglevel=DEBUG", "--without-heartbeat", "--without-gossip", "--without-mingle",
+                              "-Q", "task-errors", "--pool=solo"], env, tmp_path / "logs")
+    try:
+        assert wait_for(lambda: " ready." in worker.stderr() or worker.popen.poll() is not None, 90)
+        for number in range(3):
+            _send(folder, "task_errors.report", number)
+        assert wait_for(lambda: "report 2 priced" in worker.stderr(), 90), worker.stderr()[-3000:]
+    finally:
+        worker.stop()
+    stderr = worker.stderr()
+    assert "DEBUG/MainProcess" in stderr  # Celery's own DEBUG lines: the application asked for them
+    assert "prerun signal" not in stderr and "postrun signal" not in stderr

@@ -332,6 +332,20 @@ def attach(handler: logging.Handler, level: int) -> Attachment:
     return attachment
 
 
+# The parent of every logger of the OpenTelemetry packages tl-otel loads (SDK, instrumentations).
+OPENTELEMETRY_LOGGER = "opentelemetry"
+
+
+def quiet_opentelemetry_debug() -> None:
+    """The instrumentations tl-otel brings log DEBUG lines on the application's thread - Celery's "prerun
+    signal start task_id=…" and "postrun signal task_id=…" for every task - which an application whose root
+    is at DEBUG would print as its own. Unless the application set a level on the ``opentelemetry`` logger
+    itself, it speaks at INFO and above; the application's own loggers keep the level they have."""
+    upstream = logging.getLogger(OPENTELEMETRY_LOGGER)
+    if upstream.level == logging.NOTSET:
+        _original_set_level(upstream, logging.INFO)
+
+
 def lower_for_bridge(target: logging.Logger, level: int) -> None:
     """Lower a logger left at WARNING (Celery's task logger) to ``level`` for the bridge only."""
     if _current is not None:
