@@ -115,6 +115,9 @@ def main() -> int:
     posthog.stop()
     scout.stop()
     print(f"\nExit status after SIGTERM: api={api_rc} worker={worker_rc}. Full output: {logs}/")
+    print(f"\nThe same lines for a person (request trees, errors, alerts; --top for a table per route), "
+          f"docs/tail.md:\n   .venv/bin/tl-otel tail --once {logs}/api.stdout {logs}/worker.stdout\n"
+          f"   in development, TL_OTEL_JSON_ALL_SPANS=true in a service adds every span (SQL, internal) to its trees")
     return 0 if joined else 1
 
 

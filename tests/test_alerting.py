@@ -413,3 +413,14 @@ def test_a_forked_child_starts_empty_and_evaluates_on_its_own_thread(tmp_path):
             assert connection.execute("SELECT SUM(total), SUM(errors) FROM counts").fetchone() == (5, 2)
     finally:
         engine.stop()
+
+
+def test_a_disk_path_that_does_not_exist_is_said_once(tmp_path, self_log):
+    missing = str(tmp_path / "not-mounted")
+    settings = resolve({}, {"TL_OTEL_ALERT_DISK_PATHS": f"{missing},{tmp_path}"})
+    processor = AlertingSpanProcessor("svc", settings.alert_latency_ms)
+    engine = AlertEngine(processor, settings, "svc", [Recorded()])
+    for offset in range(3):
+        engine.evaluate_once(now=time.time() + offset)
+    said = [r.getMessage() for r in self_log if r.levelname == "WARNING"]
+    assert len(said) == 1 and "TL_OTEL_ALERT_DISK_PATHS" in said[0] and repr(missing) in said[0], said

@@ -190,6 +190,25 @@ def test_span_lines_only_for_spans_worth_a_line(python):
     assert records["GET"]["parent_span_id"] == server["span_id"]
 
 
+def test_every_span_gets_a_line_when_asked_for(python):
+    ran = python("""
+        import tl_otel
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+        tl_otel.configure()
+        tracer = trace.get_tracer("t")
+        with tracer.start_as_current_span("GET /items/{id}", kind=SpanKind.SERVER):
+            with tracer.start_as_current_span("internal detail"):
+                pass
+            with tracer.start_as_current_span("SELECT fast", kind=SpanKind.CLIENT, attributes={"db.system": "sqlite"}):
+                pass
+    """, TL_OTEL_JSON_ALL_SPANS="true")
+    records = {r["message"]: r for r in ran.json_lines() if r["type"] == "span"}
+    assert set(records) == {"GET /items/{id}", "internal detail", "SELECT fast"}
+    assert records["internal detail"]["parent_span_id"] == records["GET /items/{id}"]["span_id"]
+    assert records["SELECT fast"]["db.system"] == "sqlite"
+
+
 def test_metric_points_are_written_at_shutdown(python):
     ran = python("""
         import tl_otel

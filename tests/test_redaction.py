@@ -292,7 +292,8 @@ def test_the_patterns_match_in_linear_time(built):
     # benchmark gives the time of a 16 KiB adversarial string). User patterns are the user's own.
     from tl_otel.redaction import redactor as module
 
-    patterns = [*built.patterns, module._SQL_LITERAL, module._COLON_PAIR]
+    patterns = [*built.patterns, module._SQL_LITERAL, module._COLON_PAIR, module._SQL_IN_TEXT,
+                module._CODE_LITERAL]
     assert {p.pattern: _nested_unbounded_repeats(p) for p in patterns} == {p.pattern: [] for p in patterns}
 
 

@@ -99,12 +99,12 @@ EXPECTED = {
 }
 
 
-def _received(tmp_path, **extra: str) -> tuple[dict[str, bytes], Any]:
+def _received(tmp_path, app: str | None = None, **extra: str) -> tuple[dict[str, bytes], Any]:
     posthog, collector = PostHogCapture(), PostHogCapture()
     agent = FakeCoreAgent(str(tmp_path / "core-agent.sock"))
     try:
         ran = run_python(
-            APP.format(secret=SECRET), timeout=90,
+            APP.format(secret=SECRET) if app is None else app, timeout=90,
             POSTHOG_API_KEY=POSTHOG_KEY, POSTHOG_HOST=posthog.url, TL_OTEL_POSTHOG_FLUSH_INTERVAL="0.2",
             SCOUT_KEY=SECRET, SCOUT_MONITOR="true", SCOUT_CORE_AGENT_SOCKET_PATH=agent.address,
             SCOUT_CORE_AGENT_LAUNCH="false", SCOUT_NAME="svc",

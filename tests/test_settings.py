@@ -67,7 +67,6 @@ def test_empty_value_counts_as_unset():
         ("TL_OTEL_SHUTDOWN_TIMEOUT", "soon", "shutdown_timeout", 10.0),
         ("TL_OTEL_SHUTDOWN_TIMEOUT", "-3", "shutdown_timeout", 10.0),
         ("TL_OTEL_STRICT", "maybe", "strict", False),
-        ("POSTHOG_HOST", "app.posthog.com", "posthog_host", "https://app.posthog.com"),
         ("OTEL_TRACES_EXPORTER", "json,none", "traces_exporter", None),
         ("OTEL_LOGS_EXPORTER", "json;otlp", "logs_exporter", None),
     ],
@@ -127,3 +126,22 @@ def test_invalid_sdk_variables_are_removed_so_the_sdk_uses_its_default():
     removed = unset_invalid_sdk_variables(settings.problems, env)
     assert removed == ["OTEL_BSP_MAX_QUEUE_SIZE"]
     assert env == {"OTEL_BSP_EXPORT_TIMEOUT": "100", "TL_OTEL_LOG_LEVEL": "loud"}
+
+
+@pytest.mark.parametrize("env", [{"SCOUT_MONITOR": "true"}, {"SCOUT_MONITOR": "true", "SCOUT_KEY": ""},
+                                 {"TL_OTEL_SCOUT_MONITOR": "yes", "SCOUT_KEY": "  "}])
+def test_scout_monitoring_asked_for_without_a_key_is_said_once(env):
+    (problem,) = resolve({}, env).problems
+    assert "SCOUT_MONITOR" in problem.message and "SCOUT_KEY is not set" in problem.message
+
+
+def test_scout_monitor_with_a_key_or_left_at_its_default_says_nothing():
+    assert not resolve({}, {"SCOUT_MONITOR": "true", "SCOUT_KEY": "k"}).problems
+    assert not resolve({}, {}).problems
+    assert not resolve({}, {"SCOUT_MONITOR": "false"}).problems
+
+
+def test_scout_monitor_without_a_key_warns_once_at_start_up(python):
+    ran = python("import tl_otel; tl_otel.configure(instrument=False)", SCOUT_MONITOR="true")
+    said = [line for line in ran.stderr.splitlines() if '"WARNING"' in line]
+    assert len(said) == 1 and "SCOUT_KEY" in said[0], ran.stderr

@@ -8,6 +8,9 @@
                            succeeded (exit 0: all delivered, 1: one failed, 2: none configured)
     tl-otel dashboard posthog [--dry-run]
                            create or update tl-otel's PostHog dashboard (by name) through PostHog's API
+    tl-otel tail [FILE ...] [--top] [--errors] [--slow MS] [--route P] [--trace ID] [--service N] [-- COMMAND...]
+                           tl-otel's JSON lines for a person: request trees as they end, or a per-route table
+                           (docs/tail.md)
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ def alerts_test(timeout: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if argv[:1] == ["tail"] and "--" in argv:  # `tl-otel tail -- uvicorn app:app`: the rest is the command
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1:]
     parser = argparse.ArgumentParser(prog="tl-otel")
     commands = parser.add_subparsers(dest="command", required=True)
     alerts = commands.add_parser("alerts", help="alert channels").add_subparsers(dest="action", required=True)
@@ -65,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     dashboard = commands.add_parser("dashboard", help="dashboards as code").add_subparsers(dest="action", required=True)
     posthog_dashboard = dashboard.add_parser("posthog", help="create or update the PostHog dashboard")
     posthog_dashboard.add_argument("--dry-run", action="store_true", help="print the definition, call nothing")
+    from tl_otel.tail.command import add_arguments as add_tail_arguments
+
+    add_tail_arguments(commands.add_parser("tail", help="tl-otel's JSON lines as request trees or a per-route table"))
     args = parser.parse_args(argv)
+    args.tail_command = command
     try:
         return _run(args)
     except BrokenPipeError:
@@ -87,6 +99,10 @@ def _run(args: argparse.Namespace) -> int:
         from tl_otel.dashboards.posthog import main as dashboard_main
 
         return dashboard_main(dry_run=args.dry_run)
+    if args.command == "tail":
+        from tl_otel.tail.command import run as tail_run
+
+        return tail_run(args, args.tail_command)
     return 2
 
 

@@ -17,10 +17,13 @@ from examples.peers.waiting import wait_for
 
 
 class FakeCoreAgent:
-    def __init__(self, address: str, reply: bool = True, close_after: int | None = None) -> None:
+    def __init__(self, address: str, reply: bool = True, close_after: int | None = None, closes: int = 1) -> None:
+        """``close_after``: the agent closes a connection after reading that many frames without replying to
+        the last, on each of its first ``closes`` connections (later ones are served normally)."""
         self.address = address
         self.reply = reply
         self.close_after = close_after
+        self.closes = closes
         self.messages: list[dict[str, Any]] = []
         self.connections = 0
         self.frame_sizes: list[int] = []
@@ -68,7 +71,7 @@ class FakeCoreAgent:
     def _serve(self, client: socket.socket) -> None:
         frames = 0
         with self._lock:
-            first_connection = self.connections == 1
+            closing = self.connections <= self.closes
         with client:
             while not self._stop.is_set():
                 header = self._read(client, 4)
@@ -83,8 +86,8 @@ class FakeCoreAgent:
                     self.messages.append(message)
                     self.frame_sizes.append(size + 4)
                 frames += 1
-                if self.close_after is not None and frames >= self.close_after and first_connection:
-                    return  # killed mid-stream (once); the next connection is served normally
+                if self.close_after is not None and frames >= self.close_after and closing:
+                    return  # killed mid-stream; the connections after the first ``closes`` are served normally
                 if self.reply:
                     name = next(iter(message))
                     payload = json.dumps({name: {"result": "Success"}}).encode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tl_otel.exporters.jsonl.stream import LineWriter, shared_writer
+from tl_otel.exporters.jsonl.stream import LineWriter, WriteOutcome, shared_writer
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR, "critical": logging.CRITICAL}
@@ -18,14 +18,17 @@ class JsonLinesOptions:
         max_value_length: int = 16384,
         stderr_level: str = "off",
         writer: LineWriter | None = None,
+        all_spans: bool = False,
     ) -> None:
         self.max_value_length = max_value_length
         self.stderr_levelno = _LEVELS.get(stderr_level, _EVERYTHING_TO_STDOUT)
         self.writer = writer or shared_writer()
+        self.all_spans = all_spans
 
     @classmethod
     def from_settings(cls, settings: Any) -> JsonLinesOptions:
-        return cls(settings.json_max_value_length, settings.json_stderr_level)
+        return cls(settings.json_max_value_length, settings.json_stderr_level,
+                   all_spans=settings.json_all_spans)
 
     @classmethod
     def from_environment(cls) -> JsonLinesOptions:
@@ -34,8 +37,8 @@ class JsonLinesOptions:
 
         return cls.from_settings(resolve())
 
-    def write(self, lines: list[tuple[int, bytes]]) -> None:
-        self.writer.write(lines, self.stderr_levelno)
+    def write(self, lines: list[tuple[int, bytes]]) -> WriteOutcome:
+        return self.writer.write(lines, self.stderr_levelno)
 
 
 class LineExporter:
@@ -44,6 +47,9 @@ class LineExporter:
 
     options: JsonLinesOptions
     _shut_down: bool = False
+    # Lines lost after their export was handed over, by reason (cumulative): the destination counts these
+    # items as failed, not exported (tl_otel.pipeline.destination, ``losses_after_export``).
+    _lost: dict[str, int] | None = None
 
     def _line(self, item: Any) -> tuple[int, bytes] | None:
         raise NotImplementedError
@@ -59,8 +65,17 @@ class LineExporter:
                 continue
             if line is not None:
                 lines.append(line)
-        self.options.write(lines)
+        # A writer that says nothing of what it lost (an options subclass collecting lines) lost nothing.
+        reported = getattr(self.options.write(lines), "lost", None)
+        if reported:
+            lost = self._lost if self._lost is not None else {}
+            for reason, count in reported.items():
+                lost[reason] = lost.get(reason, 0) + count
+            self._lost = lost
         return True
+
+    def losses_after_export(self) -> dict[str, int]:
+        return dict(self._lost or {})
 
     def shutdown(self) -> None:
         self._shut_down = True

@@ -73,8 +73,9 @@ class JsonMetricExporter(MetricExporter):
                             lines.append((logging.INFO, encode_line(fields)))
                         except Exception:
                             continue
-        self.options.write(lines)
-        return MetricExportResult.SUCCESS
+        # A metric collection has no per-point count to keep: a lost line fails the export (the reader says so).
+        lost = getattr(self.options.write(lines), "lost", None)
+        return MetricExportResult.FAILURE if lost else MetricExportResult.SUCCESS
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         return None

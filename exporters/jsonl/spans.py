@@ -3,7 +3,8 @@
 Worth a line: requests served (SERVER), worker tasks (CONSUMER), calls to remote services (CLIENT,
 PRODUCER), engine runs, and any span that ended in error. Database calls are remote calls too, but one
 line per query would drown the log: they get a line when they fail or take at least
-``SLOW_DB_CALL_MS``. Other internal spans are detail for trace backends."""
+``SLOW_DB_CALL_MS``. Other internal spans are detail for trace backends, unless TL_OTEL_JSON_ALL_SPANS asks for every
+span (development: `tl-otel tail` then shows whole trees)."""
 
 from __future__ import annotations
 
@@ -76,14 +77,14 @@ class JsonSpanExporter(LineExporter, SpanExporter):
         return cls(JsonLinesOptions.from_settings(settings))
 
     def wants(self, record: tuple[Any, ...]) -> bool:
-        return is_notable(record)
+        return self.options.all_spans or is_notable(record)
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         return SpanExportResult.SUCCESS if self._write_batch(spans) else SpanExportResult.FAILURE
 
     def _line(self, span: Any) -> tuple[int, bytes] | None:
         record = as_record(span)
-        if not is_notable(record):
+        if not (self.options.all_spans or is_notable(record)):
             return None
         max_length = self.options.max_value_length
         error = record[STATUS] == _ERROR

@@ -34,6 +34,8 @@ class PostHogLogExporter(LogRecordExporter):
 
     @classmethod
     def from_settings(cls, settings: Any) -> PostHogLogExporter:
+        if not settings.posthog_host:
+            raise ValueError("POSTHOG_HOST was refused (see the warning above): PostHog is off")
         return cls(settings.posthog_api_key or "", settings.posthog_host, settings.posthog_timeout)
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:

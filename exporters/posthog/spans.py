@@ -52,6 +52,8 @@ class PostHogSpanExporter(SpanExporter):
             rules=tuple(settings.posthog_events),
             lib_version=distro_version(),
         ))
+        if not settings.posthog_host:
+            raise ValueError("POSTHOG_HOST was refused (see the warning above): PostHog is off")
         delivery = Delivery(settings.posthog_api_key or "", settings.posthog_host, timeout=settings.posthog_timeout,
                             retry_window=settings.posthog_retry_window, use_gzip=settings.posthog_gzip)
         return cls(settings.posthog_api_key or "", settings.posthog_host, mapper, delivery)

@@ -56,6 +56,11 @@ class AgentStats:
     failures: int = 0
     unacknowledged: int = 0
     dropped_queue_full: int = 0
+    # The same losses counted in the items each request frame carries (spans, for the exporter): what the
+    # exporter's destination must not count as exported.
+    unacknowledged_items: int = 0
+    dropped_queue_full_items: int = 0
+    unsent_at_close_items: int = 0
     connects: int = 0
     connect_failures: int = 0
 
@@ -123,11 +128,12 @@ SAMPLE_SLOTS = 8  # CPU/memory events waiting while the agent is away: a few, ap
 
 class Connection:
     """One socket to the core agent and the replies it still owes. The agent answers frames in the order it
-    received them, so the replies owed are a queue of send times, consumed from the left by the reader."""
+    received them, so the replies owed are a queue of (send time, items the frame carries), consumed from the
+    left by the reader."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.socket = sock
-        self.owed: deque[float] = deque()
+        self.owed: deque[tuple[float, int]] = deque()
         self.mute = False  # no reply came within the timeout once: replies are no longer awaited
         self.broken = False  # closed by the agent, an error, or ourselves: never written to again
         self.reader: threading.Thread | None = None
@@ -158,7 +164,7 @@ class CoreAgentClient:
             with contextlib.suppress(OSError):
                 old.socket.close()  # closes this process's copy of an inherited descriptor only
         self._connection: Connection | None = None
-        self._requests: deque[bytes] = deque()
+        self._requests: deque[tuple[bytes, int]] = deque()  # (frame, items it carries)
         self._events: deque[bytes] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._in_flight = 0
@@ -171,16 +177,19 @@ class CoreAgentClient:
         self._next_sample = time.monotonic() + self.sampler_interval
 
     # -- producer side ----------------------------------------------------------------------------
-    def send(self, message: dict[str, Any]) -> bool:
+    def send(self, message: dict[str, Any], items: int = 1) -> bool:
+        """Queue one request frame; ``items``: what it carries (spans), counted when the frame is lost."""
         frame = encode(message)
         with self._cond:
             if self._stopping:
+                self.stats.unsent_at_close_items += items
                 return False
             if len(self._requests) >= self.queue_size:
                 self.stats.dropped_queue_full += 1
+                self.stats.dropped_queue_full_items += items
                 full = True
             else:
-                self._requests.append(frame)
+                self._requests.append((frame, items))
                 self._cond.notify()
                 full = False
             if self._thread is None or not self._thread.is_alive():
@@ -214,6 +223,10 @@ class CoreAgentClient:
             self._stopping = True
             self._cond.notify_all()
         self._disconnect()
+        with self._cond:
+            # Never written: the sender stops at once; what is still queued is lost, and counted.
+            self.stats.unsent_at_close_items += sum(items for _, items in self._requests)
+            self._requests.clear()
 
     # -- connection --------------------------------------------------------------------------------
     def _disconnect(self) -> None:
@@ -237,6 +250,7 @@ class CoreAgentClient:
         """Under the lock: frames that went out but whose reply will never be read are counted, not re-sent
         (re-sending could duplicate a request the agent did receive)."""
         self.stats.unacknowledged += len(connection.owed)
+        self.stats.unacknowledged_items += sum(items for _, items in connection.owed)
         connection.owed.clear()
         self._cond.notify_all()
 
@@ -428,7 +442,7 @@ class CoreAgentClient:
     def _check_overdue(self, connection: Connection) -> None:
         with self._cond:
             overdue = (not connection.mute and not connection.broken and bool(connection.owed)
-                       and time.monotonic() - connection.owed[0] >= self.timeout)
+                       and time.monotonic() - connection.owed[0][0] >= self.timeout)
             if overdue:
                 connection.mute = True
                 self._lose_owed(connection)
@@ -442,11 +456,12 @@ class CoreAgentClient:
             connection.broken = True
             lost = len(connection.owed)
             self._lose_owed(connection)
+            total = self.stats.unacknowledged
         with contextlib.suppress(OSError):
             connection.socket.shutdown(socket.SHUT_RDWR)  # a write in progress fails at once
         _rate_limited.warning("scout-lost", "Scout core agent at %s: connection lost (%s); %d frames sent without a "
-                              "reply are counted as unacknowledged, not re-sent (they could arrive twice)",
-                              self.socket_path, reason, lost)
+                              "reply are counted as unacknowledged, not re-sent (they could arrive twice); %d "
+                              "unacknowledged in all so far", self.socket_path, reason, lost, total)
 
     # -- sender thread -----------------------------------------------------------------------------
     def _run(self) -> None:
@@ -504,18 +519,24 @@ class CoreAgentClient:
                 if self._stopping or not (self._requests or self._events):
                     self._cond.notify_all()
                     return True
-                frames, requests, size = [], 0, 0
+                frames: list[bytes] = []
+                items: list[int] = []  # what each frame carries (0: an event)
+                requests, size = 0, 0
                 while self._events and size < MAX_WRITE_BYTES:
                     frames.append(self._events.popleft())
+                    items.append(0)
                     size += len(frames[-1])
                 while self._requests and size < MAX_WRITE_BYTES:
-                    frames.append(self._requests.popleft())
-                    size += len(frames[-1])
+                    frame, carried = self._requests.popleft()
+                    frames.append(frame)
+                    items.append(carried)
+                    size += len(frame)
                     requests += 1
                 self._in_flight = len(frames)
                 tracked = not connection.mute
                 if tracked:  # owed before the write: a reply can come before this thread runs again
-                    connection.owed.extend([time.monotonic()] * len(frames))
+                    now = time.monotonic()
+                    connection.owed.extend((now, carried) for carried in items)
             written, error = self._write(connection.socket, frames)
             with self._cond:
                 self._in_flight = 0
@@ -523,14 +544,18 @@ class CoreAgentClient:
                 unwritten = len(frames) - written
                 if not tracked:
                     self.stats.unacknowledged += written
+                    self.stats.unacknowledged_items += sum(items[:written])
                 elif connection.broken or connection.mute:
-                    self.stats.unacknowledged -= unwritten  # counted when the owed replies were given up on
+                    # Counted when the owed replies were given up on; these go out again.
+                    self.stats.unacknowledged -= unwritten
+                    self.stats.unacknowledged_items -= sum(items[written:])
                 else:
                     for _ in range(unwritten):
                         connection.owed.pop()
                 # What did not (fully) go out stays first in its queue for the next connection.
                 events = len(frames) - requests
-                self._requests.extendleft(reversed(frames[max(events, written):]))
+                start = max(events, written)
+                self._requests.extendleft(reversed(list(zip(frames[start:], items[start:], strict=True))))
                 self._events.extendleft(reversed(frames[written:events]))
                 self._cond.notify_all()
             if error is not None:

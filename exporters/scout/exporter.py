@@ -32,11 +32,14 @@ class ScoutSpanExporter(SpanExporter):
         self.assembler = assembler or RequestAssembler()
         self.allocations = allocations
         self.build_failures = 0
+        self.build_failed_spans = 0
 
     @classmethod
     def from_settings(cls, settings: Any) -> ScoutSpanExporter:
         if not settings.scout_key:
             raise ValueError("SCOUT_KEY is not set")
+        if not settings.scout_socket_path:
+            raise ValueError("SCOUT_CORE_AGENT_SOCKET_PATH was refused (see the warning above): Scout is off")
         client = CoreAgentClient(
             settings.scout_socket_path, settings.scout_name, settings.scout_key, settings.scout_hostname,
             timeout=settings.scout_timeout, queue_size=settings.scout_queue_size,
@@ -52,14 +55,26 @@ class ScoutSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         for request in self.assembler.add(list(spans)):
+            spans_carried = 1 + len(request.descendants)
             try:
                 message = build(request)
             except Exception as exc:  # one broken request must not cost the others
                 self.build_failures += 1
+                self.build_failed_spans += spans_carried
                 _rate_limited.warning("scout-build", "a Scout request could not be built (%s)", type(exc).__name__)
                 continue
-            self.client.send(message)
+            self.client.send(message, spans_carried)
         return SpanExportResult.SUCCESS
+
+    def losses_after_export(self) -> dict[str, int]:
+        """Spans this export handed on that never reached the agent or were never acknowledged by it: the
+        destination counts them as failed, not exported (a frame the agent did not answer may or may not have
+        been recorded; it is not counted as delivered)."""
+        stats = self.client.stats
+        return {"unacknowledged_by_core_agent": stats.unacknowledged_items,
+                "scout_queue_full": stats.dropped_queue_full_items,
+                "never_sent_at_close": stats.unsent_at_close_items,
+                "scout_request_build_failed": self.build_failed_spans}
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.client.flush(timeout_millis / 1000.0)

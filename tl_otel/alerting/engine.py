@@ -192,6 +192,7 @@ class AlertEngine:
         """One lifecycle step over ``alerts`` (changed in place); notifications to send go to ``outbox``."""
         # Inhibition: error-rate notices are held while a remote service is down (its failures explain them).
         remote_down = any(rule == "remote_down" and c.holds for (rule, _), c in conditions.items())
+        examples = self.processor.examples()
         for key, condition in conditions.items():
             if not condition.holds:
                 continue
@@ -202,7 +203,6 @@ class AlertEngine:
                 self._record(alert, "pending")
             alert.summary, alert.value, alert.details = condition.summary, condition.value, condition.details
             alert.clear_since = None
-            examples = self.processor.example_traces
             hint = next((examples[k] for k in condition.keys if k in examples), None)
             alert.trace_hint = hint or alert.trace_hint
             inhibited = remote_down and alert.rule == "error_rate"

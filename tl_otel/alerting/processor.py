@@ -10,6 +10,11 @@ a bucket past that drops the oldest one, so a process whose evaluation thread is
 and at most ``max_keys`` distinct routes, tasks and peers are tracked at a time; spans of any other key are
 counted under ``OVERFLOW`` for their signal (``overflowed`` says how many, the engine warns once).
 
+Keys are counted as the spans name them (no redaction on the application's thread); every bucket and
+total leaves this processor through ``_published`` on the evaluation thread, which names each key as
+``key_names.published_name`` says (redacted, encodable): the stores, the rules and the notifications only
+ever see those names.
+
 After a fork the child starts empty: the parent's buckets stay the parent's to report (counting them in
 the child too would double them in the shared store), and the lock is new (another thread may have held
 the parent's at the fork)."""
@@ -25,6 +30,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tl_otel.alerting.key_names import published_name
 from tl_otel.integrations.celery import FAILURE, task_run_outcome
 from tl_otel.semantics.request_kinds import API_REQUEST, TASK_RUN, kind_of
 from tl_otel.semantics.span_attributes import first, of_span
@@ -73,6 +79,7 @@ class AlertingSpanProcessor(SpanProcessor):
         self.overflowed = 0
         # the last failing (or slow, or 429) span's trace id per (signal, key): "a trace to look at"
         self.example_traces: dict[tuple[str, str], str] = {}
+        self._published_names: dict[tuple[str, str], tuple[str, str]] = {}  # evaluation thread only
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -151,6 +158,31 @@ class AlertingSpanProcessor(SpanProcessor):
                 del tracked[key]
         return bucket
 
+    def _published(self, key: tuple[str, str]) -> tuple[str, str]:
+        """The one place a key is named for what is outside this processor (evaluation thread)."""
+        names = self._published_names
+        name = names.get(key)
+        if name is None:
+            if len(names) >= 4 * self.max_keys:  # bounded like the keys themselves
+                names.clear()
+            name = names[key] = (key[0], published_name(key[1]))
+        return name
+
+    def _published_bucket(self, bucket: dict[tuple[str, str], list[int]]) -> dict[tuple[str, str], list[int]]:
+        out: dict[tuple[str, str], list[int]] = {}
+        for key, counts in bucket.items():
+            target = out.get(self._published(key))
+            if target is None:
+                out[self._published(key)] = list(counts)
+            else:  # two names that differ only in a secret are one key
+                for slot in range(4):
+                    target[slot] += counts[slot]
+        return out
+
+    def examples(self) -> dict[tuple[str, str], str]:
+        """``example_traces`` by published key."""
+        return {self._published(key): trace for key, trace in list(self.example_traces.items())}
+
     def tracked_keys(self) -> int:
         return len(self._tracked)
 
@@ -169,7 +201,7 @@ class AlertingSpanProcessor(SpanProcessor):
                 self._forget(second)
             snapshot = [(key, list(counts)) for bucket in self._buckets.values() for key, counts in bucket.items()]
         for key, counts in snapshot:
-            target = totals.setdefault(key, [0, 0, 0, 0])
+            target = totals.setdefault(self._published(key), [0, 0, 0, 0])
             for slot in range(4):
                 target[slot] += counts[slot]
         return totals
@@ -179,7 +211,8 @@ class AlertingSpanProcessor(SpanProcessor):
         ``now_s``, take them all (the process is ending: its last counts go to the store too)."""
         with self._lock:
             seconds = [s for s in self._buckets if now_s is None or s < int(now_s)]
-            return {second: self._forget(second) for second in seconds}
+            taken = {second: self._forget(second) for second in seconds}
+        return {second: self._published_bucket(bucket) for second, bucket in taken.items()}
 
     def restore(self, buckets: Buckets, oldest_s: float) -> None:
         """Put drained buckets back (the store did not take them), except those older than ``oldest_s``."""

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from tl_otel.alerting.store import RETRY_S
 from tl_otel.diagnostics.self_log import logger
 
 LOCK_MS = 5000
@@ -23,7 +24,7 @@ LOCK_MS = 5000
 
 class RedisAlertStore:
     def __init__(self, url: str, service: str, retention_s: float, ca_file: str | None = None,
-                 retry_s: float = 30.0) -> None:
+                 retry_s: float = RETRY_S) -> None:
         self.url = url
         self.prefix = f"tl-otel:alerts:{service}"
         self.retention_s = int(retention_s) + 60

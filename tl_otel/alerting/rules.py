@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tl_otel.alerting.processor import ERRORS, LIMITED, SLOW, TOTAL
+from tl_otel.diagnostics.self_log import logger
 
 SIGNAL_NAMES = {"api": "API requests", "task": "worker tasks"}
 REMOTE_MIN_CALLS = 3
@@ -128,14 +129,23 @@ def evaluate(totals: dict[tuple[str, str], list[int]], settings: Any, service: s
 _RULE_NAMES = {"error_rate": "error rate", "latency": "p95 response time"}
 
 
+# Paths of TL_OTEL_ALERT_DISK_PATHS already said to be unreadable (one WARNING each per process).
+_unreadable_paths: set[str] = set()
+
+
 def disk_conditions(settings: Any) -> list[Condition]:
     kind, limit = settings.alert_disk_min_free
     found = []
     for path in settings.alert_disk_paths:
         try:
             usage = shutil.disk_usage(os.path.expanduser(path))
-        except OSError:
+        except OSError as exc:
+            if path not in _unreadable_paths:
+                _unreadable_paths.add(path)
+                logger.warning("TL_OTEL_ALERT_DISK_PATHS names %r, which cannot be checked (%s): its free space is "
+                               "not watched until it can be", path, exc.strerror or type(exc).__name__)
             continue
+        _unreadable_paths.discard(path)
         free_pct = usage.free / usage.total * 100 if usage.total else 100.0
         low = free_pct < limit if kind == "percent" else usage.free < limit
         shown = f"{limit:g}%" if kind == "percent" else f"{limit / 2**30:.1f} GiB"

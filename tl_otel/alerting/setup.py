@@ -9,6 +9,7 @@ from tl_otel.alerting.channels import Channel, EmailChannel, SlackChannel
 from tl_otel.alerting.engine import AlertEngine
 from tl_otel.alerting.processor import AlertingSpanProcessor
 from tl_otel.alerting.store import LocalAlertStore
+from tl_otel.settings.resolve import REFUSED
 
 
 def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
@@ -27,6 +28,8 @@ def build_channels(settings: Any) -> tuple[list[Channel], list[str]]:
                                          tls=settings.smtp_tls, ca_file=settings.smtp_ca_file))
         except (ValueError, OSError) as exc:
             problems.append(f"alert email is off: {type(exc).__name__}: {exc}")
+    elif settings.alert_email_to and settings.source("smtp_host") == REFUSED:
+        pass  # the refused TL_OTEL_SMTP_HOST was warned about, and says email is off
     elif settings.smtp_host or settings.alert_email_to:
         problems.append("alert email needs both TL_OTEL_SMTP_HOST and TL_OTEL_ALERT_EMAIL_TO; email alerts are off")
     return channels, problems

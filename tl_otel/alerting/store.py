@@ -16,7 +16,14 @@ one WARNING, and this process evaluates alone for the rest of its life. So is ha
 directory at all. Nothing here runs in ``configure()``: the path is found on the evaluation thread.
 
 If the store cannot be opened or used otherwise (busy, disk full), the process evaluates on its own (one
-warning) and tries the store again later."""
+warning) and tries the store again ``RETRY_S`` seconds later.
+
+Every write runs in one ``BEGIN IMMEDIATE`` … ``COMMIT`` (``_immediate``): whatever goes wrong inside,
+the transaction is rolled back, so no error leaves a transaction open for the next step to trip on.
+
+Its size on disk is bounded: the write-ahead log is checkpointed every ``WAL_CHECKPOINT_PAGES`` pages and
+truncated back to ``WAL_SIZE_LIMIT`` bytes after each checkpoint (SQLite would otherwise let it reach
+1000 pages and keep the file at its largest size for ever)."""
 
 from __future__ import annotations
 
@@ -28,10 +35,14 @@ import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tl_otel.diagnostics.self_log import logger
+
+RETRY_S = 5.0
+WAL_CHECKPOINT_PAGES = 32  # pages of 4 KiB: a checkpoint about every 30 s at a 1 s evaluation interval
+WAL_SIZE_LIMIT = 128 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counts (second INTEGER, signal TEXT, key TEXT, total INTEGER, errors INTEGER,
@@ -93,6 +104,7 @@ def private_database(path: str) -> None:
 
 def _busy(exc: Exception) -> bool:
     """Other processes held the store for the whole busy timeout (not a failure of the store)."""
+    exc = exc.cause if isinstance(exc, _NotBegun) else exc
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
@@ -102,7 +114,7 @@ _inherited: list[sqlite3.Connection] = []
 
 
 class LocalAlertStore:
-    def __init__(self, path: str | None = None, service: str = "unknown_service", retry_s: float = 30.0,
+    def __init__(self, path: str | None = None, service: str = "unknown_service", retry_s: float = RETRY_S,
                  retention_s: float = 3900.0, slot_s: int = 1) -> None:
         self.path = path  # None: the default path, found when first used (on the evaluation thread)
         self.service = service
@@ -133,6 +145,8 @@ class LocalAlertStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a power cut may lose a step
             connection.execute("PRAGMA cache_size=-256")  # KiB: the queries are small; memory stays flat
+            connection.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         except Refused as exc:
             self.refused = str(exc)
             logger.warning("alert store refused: %s; alerts are evaluated in each process alone (one notification "
@@ -176,17 +190,15 @@ class LocalAlertStore:
                     target[slot] += counts[slot]
         rows = [(*where, *counts) for where, counts in slots.items()]
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            # Pruned by the writers (reads never wait for the write lock): counts older than the window.
-            connection.execute("DELETE FROM counts WHERE second < ?", (max(buckets) - self.retention_s,))
-            connection.executemany(
-                "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (second, signal, key) DO UPDATE SET "
-                "total = total + excluded.total, errors = errors + excluded.errors, slow = slow + excluded.slow, "
-                "limited = limited + excluded.limited", rows)
-            connection.execute("COMMIT")
+            with _immediate(connection):
+                # Pruned by the writers (reads never wait for the write lock): counts older than the window.
+                connection.execute("DELETE FROM counts WHERE second < ?", (max(buckets) - self.retention_s,))
+                connection.executemany(
+                    "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (second, signal, key) DO UPDATE "
+                    "SET total = total + excluded.total, errors = errors + excluded.errors, slow = slow + "
+                    "excluded.slow, limited = limited + excluded.limited", rows)
             return True
-        except sqlite3.Error as exc:
-            self._rollback(connection)
+        except Exception as exc:
             if not _busy(exc):  # busy: the counts stay here and go with the next step
                 self._fail(exc)
             return False
@@ -221,32 +233,51 @@ class LocalAlertStore:
         if connection is None:
             return False
         try:
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                self._fail(exc)
+            with _immediate(connection):
+                stored = {(rule, grp): json.loads(data) for rule, grp, data in
+                          connection.execute("SELECT rule, grp, data FROM alerts")}
+                updated = step(stored)
+                if updated != stored:  # most steps change nothing: nothing to write then
+                    connection.execute("DELETE FROM alerts")
+                    connection.executemany("INSERT INTO alerts VALUES (?, ?, ?, ?)",
+                                           [(rule, grp, data.get("state"), json.dumps(data))
+                                            for (rule, grp), data in updated.items()])
+            return True
+        except _NotBegun as exc:
+            if not _busy(exc.cause):
+                self._fail(exc.cause)
                 return False
             # Other processes held the store for the whole busy timeout: they are alive and stepping, so one
             # of them carries this tick. Stepping alone here would notify a second time.
             logger.debug("alert store busy: this process skips one evaluation step")
             return True
-        try:
-            stored = {(rule, grp): json.loads(data) for rule, grp, data in
-                      connection.execute("SELECT rule, grp, data FROM alerts")}
-            updated = step(stored)
-            if updated != stored:  # most steps change nothing: nothing to write then
-                connection.execute("DELETE FROM alerts")
-                connection.executemany("INSERT INTO alerts VALUES (?, ?, ?, ?)",
-                                       [(rule, grp, data.get("state"), json.dumps(data))
-                                        for (rule, grp), data in updated.items()])
-            connection.execute("COMMIT")
-            return True
-        except (sqlite3.Error, TypeError, ValueError) as exc:
-            self._rollback(connection)
+        except Exception as exc:
             self._fail(exc)
             return False
 
-    @staticmethod
-    def _rollback(connection: sqlite3.Connection) -> None:
+
+class _NotBegun(Exception):
+    """BEGIN IMMEDIATE itself failed (nothing was done)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@contextlib.contextmanager
+def _immediate(connection: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction; any error inside rolls it back before it propagates."""
+    if connection.in_transaction:  # left open by something that should not have: never build on it
         with contextlib.suppress(sqlite3.Error):
             connection.execute("ROLLBACK")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise _NotBegun(exc) from exc
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise

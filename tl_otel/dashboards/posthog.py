@@ -90,7 +90,13 @@ def main(dry_run: bool = False) -> int:
         print(f"tl-otel dashboard posthog needs {' and '.join(missing)} (a personal API key with dashboard and "
               "insight write access, and the project id)", file=sys.stderr)
         return 2
-    api = PostHogAPI(settings.posthog_api_host or settings.posthog_host, settings.posthog_personal_api_key,
+    refused = [problem.message for problem in settings.problems
+               if problem.setting.name in ("posthog_api_host", "posthog_host")]
+    host = settings.posthog_api_host or settings.posthog_host
+    if refused or not host:  # never PostHog's cloud when the user named another host
+        print("tl-otel dashboard posthog: " + "; ".join(refused), file=sys.stderr)
+        return 2
+    api = PostHogAPI(host, settings.posthog_personal_api_key,
                      settings.posthog_project_id)
     try:
         done = apply(api)

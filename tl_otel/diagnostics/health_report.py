@@ -30,6 +30,7 @@ def report(runtime: Any) -> dict[str, Any]:
             continue
         destinations = {}
         for destination in fanout.destinations:
+            destination.reconcile()  # what an exporter lost after its export returned is not "exported"
             entry = dataclasses.asdict(destination.stats)
             entry["queue_depth"] = destination.queue_depth
             entry["retried"] = retries(destination)

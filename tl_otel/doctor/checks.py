@@ -167,8 +167,10 @@ def otlp(endpoint: str, headers: dict[str, str], timeout: float) -> Callable[[],
     return check
 
 
-def _otlp_settings(env: dict[str, str]) -> tuple[str, dict[str, str]]:
-    endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
+def _otlp_settings(settings: Any, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The collector the OTLP exporters send to: the user's, or their own default when none is set (a refused
+    one deselects the otlp exporters)."""
+    endpoint = settings.otlp_endpoint or "http://localhost:4318"
     headers = {}
     for item in env.get("OTEL_EXPORTER_OTLP_HEADERS", "").split(","):
         if "=" in item:
@@ -195,7 +197,7 @@ def run_checks(settings: Any, env: dict[str, str], timeout: float) -> list[Check
         else:
             checks.append(("scout", _missing("SCOUT_KEY is not set")))
     if "otlp" in traces or "otlp" in logs or "otlp" in selected_exporters("metrics", settings):
-        endpoint, headers = _otlp_settings(env)
+        endpoint, headers = _otlp_settings(settings, env)
         checks.append(("otlp", otlp(endpoint, headers, timeout)))
     if settings.alerts and settings.alert_slack_webhook_url:
         checks.append(("slack", slack(settings, timeout)))

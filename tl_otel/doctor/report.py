@@ -84,7 +84,30 @@ def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
     report["advice"] = advice.advise(settings, report["exporters"]["traces"])
     if send:
         report["probes"] = _send_probes(timeout)
-    return report
+    return _redacted(report, settings)
+
+
+def _redacted(item: Any, settings: Any) -> Any:
+    """The whole report through tl-otel's one redaction step (URL userinfo, configured secrets, tokens in
+    query strings): a value such as POSTHOG_HOST with a password in it is printed masked, like every line
+    tl-otel writes. Always on: TL_OTEL_REDACT=false debugs what the destinations get, not what is printed
+    here (a report is pasted into tickets)."""
+    from tl_otel.redaction import Redactor
+    from tl_otel.startup.configure import configured_secrets
+
+    scrub = Redactor(secrets=configured_secrets(settings), extra_keys=settings.redact_keys,
+                     extra_patterns=settings.redact_patterns).scrub_text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return scrub(value)
+        if isinstance(value, dict):
+            return {key: walk(inner) for key, inner in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(inner) for inner in value]
+        return value
+
+    return walk(item)
 
 
 def exit_status(report: dict[str, Any]) -> int:

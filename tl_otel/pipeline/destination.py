@@ -10,7 +10,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,11 @@ BREAKER_MAX_COOLDOWN = 60.0
 # for them to add up. Flushing and shutdown never wait for it.
 PREFERRED_BATCH_ITEMS = "preferred_batch_items"
 BATCH_LINGER = "batch_linger"
+# An exporter whose export returns before its items have surely arrived (a line writer that meets a closed pipe,
+# a socket client whose peer never acknowledges) may say what it lost since: ``losses_after_export()`` returns
+# cumulative counts by reason of items it had been handed, and the destination moves them from exported to
+# failed, so health(), the loss warnings and the exit summary never count them as delivered.
+LOSSES_AFTER_EXPORT = "losses_after_export"
 
 
 class BatchExporter(Protocol):
@@ -83,6 +88,9 @@ class Destination:
         self.batch_target = min(int(preferred if preferred is not None else batch_items) or 0, capacity // 2)
         preferred_linger = getattr(exporter, BATCH_LINGER, None)
         self.linger = float(preferred_linger if preferred_linger is not None else linger) or 0.0
+        self._later_losses: Callable[[], Mapping[str, int]] | None = getattr(exporter, LOSSES_AFTER_EXPORT, None)
+        self._reconciled: dict[str, int] = {}
+        self._reconcile_lock = threading.Lock()
         self._init_state()
         weak = weakref.WeakMethod(self._after_fork_in_child)
         os.register_at_fork(after_in_child=lambda: (method := weak()) and method())
@@ -119,8 +127,31 @@ class Destination:
         """Items handed to the exporter and not yet answered."""
         return self._in_flight
 
+    def reconcile(self) -> None:
+        """Move what the exporter lost after an export was counted (``LOSSES_AFTER_EXPORT``) from exported to
+        failed, by reason. Called after each export and by whoever reads the counters."""
+        later = self._later_losses
+        if later is None:
+            return
+        try:
+            current = dict(later())
+        except Exception:  # an exporter's counters must not break health() or the worker
+            return
+        with self._reconcile_lock:
+            stats = self.stats
+            for reason, count in current.items():
+                delta = count - self._reconciled.get(reason, 0)
+                if delta <= 0:
+                    continue
+                self._reconciled[reason] = count
+                stats.exported -= delta
+                stats.failed += delta
+                stats.by_reason[reason] = stats.by_reason.get(reason, 0) + delta
+                stats.last_error = f"{reason} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+
     def loss_counters(self) -> dict[str, int]:
         """What this destination lost, by reason (the LossMonitor's input)."""
+        self.reconcile()
         counters = {f"export failed: {reason}": count for reason, count in self.stats.by_reason.items()}
         counters["queue full"] = self.stats.dropped_queue_full
         return counters
@@ -236,6 +267,8 @@ class Destination:
             self._isolate(batch)
         else:
             self._record(batch, outcome)
+        if self._later_losses is not None:
+            self.reconcile()
 
     def _isolate(self, batch: Sequence[Any]) -> None:
         """An exporter that raises (rather than reporting a failed export) has usually met one item it cannot
@@ -254,7 +287,8 @@ class Destination:
 
     def _record(self, batch: Sequence[Any], result: Any) -> None:
         if _succeeded(result):
-            self.stats.exported += len(batch)
+            with self._reconcile_lock:  # reconcile() may be moving counts on a reader's thread
+                self.stats.exported += len(batch)
             self.stats.last_success = time.time()
             self._consecutive_failures, self._cooldown = 0, 0.0
             self.stats.circuit_open = False
@@ -267,9 +301,10 @@ class Destination:
             if not self.stats.circuit_open:
                 self.stats.circuit_opened += 1
             self.stats.circuit_open = True
-        self.stats.failed += len(batch)
         reason = type(result).__name__ if isinstance(result, Exception) else "export_failed"
-        self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + len(batch)
+        with self._reconcile_lock:
+            self.stats.failed += len(batch)
+            self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + len(batch)
         self.stats.last_error = f"{reason} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
 
     def flush(self, deadline: Deadline) -> bool:

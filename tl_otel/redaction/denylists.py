@@ -7,10 +7,11 @@ query string or a ``key=value`` text, where they are what Scout and Rails filter
 
 from __future__ import annotations
 
-# Attribute / log-field / header names (normalised: lowercase, '-' -> '_'). A name matches when the whole
-# name, its last dotted segment, or that segment's last one or two words are listed: so ``db_password``,
-# ``app.user.password``, ``stripe_secret_key`` and ``http.request.header.x_api_key`` match; ``tokens_used``
-# and ``session.id`` do not.
+# Attribute / log-field / header names, as words (tl_otel.redaction.key_names: case humps, separators,
+# brackets and glued prefixes are one normalisation). A name matches when the whole name, its last dotted
+# segment, or that segment's last one or two words are listed: so ``db_password``, ``app.user.password``,
+# ``stripe_secret_key``, ``accessToken``, ``PGPASSWORD``, ``aws_secret_access_key`` and
+# ``http.request.header.x_api_key`` match; ``tokens_used`` and ``session.id`` do not.
 KEY_NAMES: frozenset[str] = frozenset({
     "password", "passwd", "pwd", "mysql_pwd", "secret", "secret_key", "client_secret", "token", "auth_token",
     "access_token", "refresh_token", "id_token", "api_key", "apikey", "x_api_key", "auth", "authorization",
@@ -19,7 +20,13 @@ KEY_NAMES: frozenset[str] = frozenset({
     "private_key", "privatekey", "ssn", "card", "card_number", "cardnumber", "cvv", "cvc", "otp", "salt",
     "stripetoken", "certificate", "crypt", "phpsessid", "connect.sid", "signature", "x_amz_signature",
     "x_amz_credential", "x_amz_security_token", "awsaccesskeyid", "x_goog_signature", "sig",
+    "pass", "passphrase", "access_key",
 })
+
+# Words that end a sensitive name even glued to what precedes them (``PGPASSWORD``, ``jsessionid``,
+# ``accesstoken`` once lowercased): none of them ends an ordinary word. Other names need a separator or a
+# case hump before them (``discard`` is not ``card``, ``encrypt`` is not ``crypt``).
+GLUED_SUFFIXES: tuple[str, ...] = ("password", "passwd", "passphrase", "secret", "token", "sessionid")
 
 # Query-string and ``key=value`` text keys (matched case-insensitively; semconv's list is case-sensitive,
 # ours is a superset). A key may carry a prefix (``db_password=``, ``client-secret:``)...

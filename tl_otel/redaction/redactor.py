@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanContext, TraceState
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from tl_otel.redaction.denylists import (
+    GLUED_SUFFIXES,
     KEY_NAMES,
     QUERY_KEYS,
     SECRET_SHAPES,
@@ -30,6 +31,7 @@ from tl_otel.redaction.denylists import (
     SQL_KEYS,
     WHOLE_QUERY_KEYS,
 )
+from tl_otel.redaction.key_names import names_a_secret
 from tl_otel.semantics.safe_values import safe_str, truncate
 
 MARKER = "REDACTED"
@@ -41,20 +43,36 @@ MIN_SECRET_LENGTH = 6
 # Containers nested deeper than this are replaced whole (never passed on unexamined).
 MAX_DEPTH = 10
 _MAX_TEXT = 16384
-_PLAIN = frozenset({int, float, bool, bytes, type(None)})
+_PLAIN = frozenset({int, float, bool, type(None)})
 _UNCHANGED = "\x00unchanged"
 # A colon that can separate a key from a value (not a URL scheme's).
 _COLON_PAIR = re.compile(r"[A-Za-z\"'\]]\s*:(?!//)")
+# SQL inside free text (an exception message, a traceback's source line): a statement, from its verb to the end
+# of its line, gets the literal rule of ``db.statement``; what drivers and SQLAlchemy echo of the parameters
+# (``[parameters: …]``, PostgreSQL's ``Key (name)=(…)`` and ``Failing row contains (…)``) is replaced to the
+# end of the line. Bounded repetitions only: one search per string stays linear.
+_SQL_IN_TEXT = re.compile(
+    r"(?i:(?P<statement>\b(?:insert\s{1,10}(?:ignore\s{1,10})?into|replace\s{1,10}into|upsert\s{1,10}into"
+    r"|merge\s{1,10}into|delete\s{1,10}from|update\s{1,10}[\w.\"`\[\]]{1,200}\s{1,10}set"
+    r"|select\s[^\n]{0,300}?\bwhere)\b)"
+    r"|(?P<echo>\[parameters:|\bkey \([^)\n]{0,200}\)=\(|\bfailing row contains \())")
+# A statement quoted in source code (a traceback's line: ``execute("INSERT … (:n, :p)", {"p": "…"})``): what
+# follows its closing quote on that line is its parameters; every string and number there goes.
+_CODE_LITERAL = re.compile(r"""\"(?:[^"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|(?<![\w$.])-?\d+(?:\.\d+)?""")
 _SQL_LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.:?@])-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b(?![\w.])")
 # Characters of a query or form key (``card[number]``, ``X-Amz-Signature``), walked back over to find what
 # precedes a key: ``?`` or ``&`` (or nothing) makes its value a query value.
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-[]")
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-[]%")
 
 # URL userinfo: from the scheme's ``://`` to the last ``@`` before the host (a password may hold ``@``); the
 # class stops at the path, query, fragment, whitespace and quotes, so it never spans two URLs.
 _USERINFO = r"(?P<userinfo>://[^/\s?#\"'<>\\]*@)"
-# After a key: its closing quote (``"password": ``, ``\"password\": ``), then ``=`` or ``:`` (not ``://``).
-_SEPARATOR = r"""(?:\\?["'])?[ \t]*(?P<sep>=|:(?!//))[ \t]*"""
+# After a key: its closing bracket (``user[password]``, ``user%5Bpassword%5D``) and quote (``"password": ``,
+# ``\"password\": ``), then ``=`` (``%3D`` in an encoded query: a redirect's ``next=%2Freset%3Ftoken%3D…``)
+# or ``:`` (not ``://``; a YAML value may be on the next line).
+_SEPARATOR = r"""(?:\]|%5d)?(?:\\?["'])?[ \t]*(?P<sep>=|%3d|:(?!//)(?:[ \t]*\r?\n)?)[ \t]*"""
+# Where a key may start besides after a non-word character: after an encoded ``[``, ``?`` or ``&``.
+_ENCODED_OPENER = r"(?<=%5b|%3f|%26)"
 # The value, to its real end: a quoted value to its closing unescaped quote (escaped quotes inside), a
 # value quoted with escaped quotes (JSON inside a JSON string) to the next ``\"``, anything else to
 # whitespace (query values are cut at ``&`` afterwards). An auth scheme before a bare value is kept.
@@ -88,7 +106,7 @@ def encoded_variants(secret: str) -> set[str]:
     field), its own base64 encoding (a header, a config dump) and lowercased (the SDK lowercases instrument
     names)."""
     raw = secret.encode("utf-8", "surrogatepass")
-    forms = {quote(secret, safe=""), quote_plus(secret, safe=""), secret.lower()}
+    forms = {quote(secret, safe=""), quote_plus(secret, safe=""), secret.lower(), secret.upper()}
     for encoded in (base64.b64encode(raw).decode("ascii"), base64.urlsafe_b64encode(raw).decode("ascii")):
         forms.add(encoded)
         forms.add(encoded.rstrip("="))
@@ -219,12 +237,19 @@ class Redactor:
         exact_pattern = re.compile("|".join(f"({alt})" for alt in exact)) if exact else None
         keys: list[str] = []
         # key=value, key: value, "key": "value"; most names may carry a prefix (db_password, client-secret).
-        if query_keys:
-            names = "|".join(re.escape(k).replace("_", "[_-]") for k in sorted(query_keys, key=len, reverse=True))
-            keys.append(rf"(?<![a-z0-9])(?:{names})")
+        # Words that end a sensitive name glued to a prefix (pgpassword=, accesstoken=, ;jsessionid=) match
+        # wherever they end a key; the others need a separator, a bracket or an encoded opener before them.
+        glued = set(query_keys) & set(GLUED_SUFFIXES) if not replace_defaults else set()
+        separated = set(query_keys) - glued
+        if glued:
+            names = "|".join(re.escape(k) for k in sorted(glued, key=len, reverse=True))
+            keys.append(f"(?:{names})")
+        if separated:
+            names = "|".join(re.escape(k).replace("_", "[_-]") for k in sorted(separated, key=len, reverse=True))
+            keys.append(rf"(?:(?<![a-z0-9])|{_ENCODED_OPENER})(?:{names})")
         if whole_keys:
             names = "|".join(re.escape(k) for k in sorted(whole_keys, key=len, reverse=True))
-            keys.append(rf"(?<![a-z0-9_.-])(?:{names})")
+            keys.append(rf"(?:(?<![a-z0-9_.%-])|{_ENCODED_OPENER})(?:{names})")
         folded = [_USERINFO]
         if keys:
             folded.append(f"(?:{'|'.join(keys)}){_SEPARATOR}{_VALUE}")
@@ -245,30 +270,25 @@ class Redactor:
     def is_sensitive_key(self, key: str) -> bool:
         return bool(self._key_decision(key))
 
-    def _key_decision(self, key: str) -> bool | str:
+    def _key_decision(self, key: Any) -> bool | str:
         """True when the key names a secret; a string when the key itself holds one (the key's redacted
-        form: the attribute is renamed and its value replaced); False otherwise."""
+        form: the attribute is renamed and its value replaced); False otherwise. A key that is not text
+        (``extra={b"password": …}``) is judged by its text."""
         cached = self._key_cache.get(key)
         if cached is not None:
             return cached
-        decision: bool | str = self._names_a_secret(key)
-        renamed = self.scrub_text(key) if self.enabled and not decision else key
-        if renamed != key:
+        text = key if type(key) is str else (key.decode("utf-8", "replace") if isinstance(key, bytes)
+                                              else safe_str(key))
+        decision: bool | str = self._names_a_secret(text)
+        renamed = self.scrub_text(text) if self.enabled and not decision else text
+        if renamed != text:
             decision = renamed
         if len(self._key_cache) < 4096:
             self._key_cache[key] = decision
         return decision
 
     def _names_a_secret(self, key: str) -> bool:
-        name = _normalise(key)
-        # The last dotted segment is the field's own name (``http.request.header.x_api_key`` ->
-        # ``x_api_key``); within it, the last word or two (``db_password``, ``stripe_secret_key``). Dotted
-        # namespaces are not joined: ``session.id`` is an identifier, ``session_id`` a credential.
-        tail = name.rsplit(".", 1)[-1]
-        words = [w for w in tail.split("_") if w]
-        names = self._key_names
-        return (name in names or tail in names or (bool(words) and words[-1] in names)
-                or (len(words) > 1 and "_".join(words[-2:]) in names))
+        return names_a_secret(key, self._key_names)
 
     # -- values ----------------------------------------------------------------------------------
     def _substitute(self, match: re.Match[str]) -> str:
@@ -300,7 +320,12 @@ class Redactor:
         scheme_end = match.end("scheme")
         if scheme_end >= 0:
             start = scheme_end
-        if folded[match.start("sep")] == "=":
+        separator = folded[match.start("sep")]
+        if separator == "%":  # %3D: a query encoded inside a query value; the outer query's '&' ends it
+            amp = folded.find("&", start, end)
+            if amp >= 0:
+                end = amp
+        elif separator == "=":
             key_start = match.start()
             # The key may carry a prefix (db_password): what precedes the whole name decides.
             while key_start > 0 and folded[key_start - 1] in _KEY_CHARS:
@@ -313,7 +338,8 @@ class Redactor:
 
     def _scrub_folded(self, text: str) -> str:
         # Cheap test first: userinfo needs '@', a pair needs '=' or a colon that is not a URL scheme's.
-        if "=" not in text and "@" not in text and (":" not in text or not _COLON_PAIR.search(text)):
+        if ("=" not in text and "@" not in text and "%3" not in text
+                and (":" not in text or not _COLON_PAIR.search(text))):
             return text
         folded = text.lower()
         if len(folded) != len(text):  # a few non-ASCII characters change length when lowercased
@@ -364,6 +390,8 @@ class Redactor:
         if self._exact is not None and self._may_match_exact(result) and self._exact.search(result) is not None:
             result = self._exact.sub(self._substitute, result)
         result = self._scrub_folded(result)
+        if _may_hold_sql(result) and _SQL_IN_TEXT.search(result) is not None:
+            result = _scrub_sql_in_text(result)
         if not result.isascii():
             result = _encodable(result)
         if len(text) <= 512:
@@ -383,12 +411,23 @@ class Redactor:
             self._sql_cache[text] = result
         return result
 
+    def scrub_bytes(self, value: bytes) -> bytes:
+        """Bytes carry text as often as not (``b"password=…"``): scrubbed as their UTF-8 text, given back as
+        bytes (undecodable bytes become U+FFFD in what is given back) when anything was replaced."""
+        if not self.enabled or not value:
+            return value
+        text = value.decode("utf-8", "replace")
+        new = self.scrub_text(text)
+        return value if new == text else new.encode("utf-8", "replace")
+
     def scrub_value(self, value: Any, depth: int = 0) -> Any:
         kind = type(value)
         if kind is str:
             return self.scrub_text(value)
         if kind in _PLAIN:
             return value
+        if kind is bytes:
+            return self.scrub_bytes(value)
         if depth >= MAX_DEPTH:
             # Deeper than anything is examined: replaced whole, never passed on unexamined.
             return MARKER if self.enabled else value
@@ -400,7 +439,7 @@ class Redactor:
         if isinstance(value, Mapping):
             changed, out = False, {}
             for k, v in value.items():
-                if self.enabled and isinstance(k, str):
+                if self.enabled and isinstance(k, (str, bytes)):
                     decision = self._key_decision(k)
                     if decision:
                         out[decision if type(decision) is str else k] = MARKER
@@ -646,6 +685,47 @@ class Redactor:
                 object.__setattr__(record, "resource", new_resource)
         if touched:
             _apply(log_record, "attributes", {REDACTED_KEYS_ATTRIBUTE: tuple(sorted(touched))})
+
+
+# Words one of which every match of _SQL_IN_TEXT holds: a few ``in`` tests on the lowercased text cost far less
+# than the case-insensitive search itself, which then runs only on the strings that hold one.
+_SQL_HINTS: tuple[str, ...] = ("insert", "update", "delete", "select", "merge", "upsert", "replace", "[parameters:",
+                               "key (", "failing row")
+
+
+def _may_hold_sql(text: str) -> bool:
+    lowered = text.lower()
+    for hint in _SQL_HINTS:  # noqa: SIM110 - a plain loop: this runs for every new string
+        if hint in lowered:
+            return True
+    return False
+
+
+def _scrub_sql_in_text(text: str) -> str:
+    pieces: list[str] = []
+    last = 0
+    for match in _SQL_IN_TEXT.finditer(text):
+        if match.start() < last:
+            continue  # inside a line already scrubbed
+        line_end = text.find("\n", match.start())
+        if line_end < 0:
+            line_end = len(text)
+        if match.group("statement") is not None:
+            start = match.start()
+            quote = text[start - 1] if start and text[start - 1] in "\"'" else ""
+            close = text.find(quote, start, line_end) if quote else -1
+            if close < 0:
+                pieces.append(text[last:start] + _SQL_LITERAL.sub("?", text[start:line_end]))
+            else:
+                pieces.append(text[last:start] + _SQL_LITERAL.sub("?", text[start:close]) + quote
+                              + _CODE_LITERAL.sub("?", text[close + 1:line_end]))
+        else:
+            closing = "]" if match.group("echo").startswith("[") else ")"
+            pieces.append(f"{text[last:match.end()]} {MARKER}{closing}" if closing == "]"
+                          else f"{text[last:match.end()]}{MARKER}{closing}")
+        last = line_end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _encodable(text: str) -> str:

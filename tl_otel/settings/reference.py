@@ -20,6 +20,17 @@ launcher: exit status 2 and the message on stderr; `configure()` raises `tl_otel
 An invalid `OTEL_*` value is also removed from the process environment, so SDK components built later by
 anyone treat it as unset instead of raising `ValueError`.
 
+**Destinations go where you said, or nowhere.** Every setting that names where data is sent
+(`POSTHOG_HOST`, `TL_OTEL_POSTHOG_API_HOST`, the Scout core agent socket, `OTEL_EXPORTER_OTLP_ENDPOINT`,
+`TL_OTEL_ALERT_SLACK_WEBHOOK_URL`, `TL_OTEL_SMTP_HOST`, `TL_OTEL_ALERT_REDIS_URL`) is read by one parser. A
+form without a scheme is your host: `posthog.internal:8000` is `http://posthog.internal:8000` (`https://` for
+port 443 or no port), Scout's `host:port` is `tcp://host:port`, Redis's is `redis://host:port`. A value that
+cannot be read as a host (`http://`, `tcp://:6590`, `ftp://…`, an SMTP host with a port or a scheme) is
+refused with one warning, and that destination is off: it never falls back to the default host
+(PostHog's cloud, `localhost:4318`, `127.0.0.1:6590`), and a refused `OTEL_*` endpoint is left in the
+environment as it was (so the SDK does not use its default either) while the `otlp` exporters are not
+started. `TL_OTEL_STRICT=true` makes a refused endpoint stop start-up like any bad value.
+
 **Secrets** (marked below) are never printed: wherever settings are shown they appear as
 `<secret, N chars>`.
 """

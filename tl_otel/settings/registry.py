@@ -9,8 +9,8 @@ from typing import Any
 from tl_otel.settings.types import (
     LOG_LEVELS,
     Choice,
+    Endpoint,
     IntRange,
-    InvalidValue,
     Milliseconds,
     Parser,
     Seconds,
@@ -35,25 +35,6 @@ class Setting:
     secret: bool = False
     group: str = "general"
     default_doc: str | None = None  # how the default is shown in docs when it is computed
-
-
-def _parse_http_url(raw: Any) -> str:
-    text = parse_str(raw).rstrip("/")
-    if not (text.startswith("http://") or text.startswith("https://")) or len(text) < 10:
-        raise InvalidValue("an http:// or https:// URL")
-    return text
-
-
-def _parse_socket_path(raw: Any) -> str:
-    text = parse_str(raw)
-    if text.startswith("tcp://"):
-        _host, _, port = text[len("tcp://"):].rpartition(":")
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidValue("tcp://host:port (a port from 1 to 65535) or a Unix socket path")
-        return text
-    if not text:
-        raise InvalidValue("tcp://host:port or a Unix socket path")
-    return text
 
 
 def _parse_scout_bool(raw: Any) -> bool:
@@ -98,17 +79,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics_exporter", parse_exporter_list, None,
             "Metric exporters (json, otlp, console, none).",
             ("OTEL_METRICS_EXPORTER",), group="exporters", default_doc="`json`"),
+    Setting("otlp_endpoint", Endpoint("url"), None,
+            "OTLP/HTTP collector base URL, as the OTLP exporters read it; `tl-otel doctor` checks this one. "
+            "A value that is not a URL is refused: nothing is sent to a default collector instead.",
+            ("OTEL_EXPORTER_OTLP_ENDPOINT",), group="exporters", default_doc="the OTLP exporters' own "
+            "(`http://localhost:4318`) when unset"),
     # --- backends named by the seed -------------------------------------------------------
     Setting("posthog_api_key", parse_str, None, "PostHog project API key; enables the posthog exporter.",
             ("TL_OTEL_POSTHOG_API_KEY", "POSTHOG_API_KEY"), secret=True, group="posthog"),
-    Setting("posthog_host", _parse_http_url, "https://app.posthog.com", "PostHog host.",
+    Setting("posthog_host", Endpoint("url"), "https://app.posthog.com", "PostHog host.",
             ("TL_OTEL_POSTHOG_HOST", "POSTHOG_HOST"), group="posthog"),
     Setting("posthog_personal_api_key", parse_str, None,
             "Personal API key for `tl-otel dashboard posthog` (PostHog's REST API; not used to send events).",
             ("TL_OTEL_POSTHOG_PERSONAL_API_KEY", "POSTHOG_PERSONAL_API_KEY"), secret=True, group="posthog"),
     Setting("posthog_project_id", parse_str, None, "PostHog project id for `tl-otel dashboard posthog`.",
             ("TL_OTEL_POSTHOG_PROJECT_ID", "POSTHOG_PROJECT_ID"), group="posthog"),
-    Setting("posthog_api_host", _parse_http_url, None,
+    Setting("posthog_api_host", Endpoint("url"), None,
             "PostHog's app host for the REST API when it differs from the capture host (us.posthog.com for "
             "us.i.posthog.com).", ("TL_OTEL_POSTHOG_API_HOST",), group="posthog", default_doc="POSTHOG_HOST"),
     Setting("posthog_timeout", Seconds(0.1, 120.0), 10.0, "Timeout of one request to PostHog.",
@@ -145,7 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_SCOUT_MONITOR", "SCOUT_MONITOR"), group="scout"),
     Setting("scout_name", parse_str, "Python App", "Application name shown in Scout (Register `app`).",
             ("TL_OTEL_SCOUT_NAME", "SCOUT_NAME"), group="scout"),
-    Setting("scout_socket_path", _parse_socket_path, "tcp://127.0.0.1:6590",
+    Setting("scout_socket_path", Endpoint("socket"), "tcp://127.0.0.1:6590",
             "Core agent address: `tcp://host:port` or a Unix socket path (SCOUT_SOCKET_PATH is Scout's deprecated "
             "alias, which wins when set, as in Scout).",
             ("TL_OTEL_SCOUT_SOCKET_PATH", "SCOUT_SOCKET_PATH", "SCOUT_CORE_AGENT_SOCKET_PATH"), group="scout"),
@@ -187,6 +173,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("json_stderr_level", Choice((*LOG_LEVELS, "off")), "off",
             "JSON lines at this level and above go to stderr instead of stdout (off: everything to stdout).",
             ("TL_OTEL_JSON_STDERR_LEVEL",), group="logs"),
+    Setting("json_all_spans", parse_bool, False,
+            "Give every sampled span a JSON line (internal spans, every SQL query), so `tl-otel tail` shows whole "
+            "trees. For development: off, only spans worth a line get one (docs/json-lines.md).",
+            ("TL_OTEL_JSON_ALL_SPANS",), group="logs"),
     Setting("json_max_value_length", IntRange(64, 10_000_000), 16384,
             "Longest string value written in a JSON line; longer ones are cut and marked.",
             ("TL_OTEL_JSON_MAX_VALUE_LENGTH",), group="logs"),
@@ -300,7 +290,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Most distinct routes, tasks and peers each process tracks at a time for alerting; the others are "
             "counted together under one key per kind (one WARNING says so).",
             ("TL_OTEL_ALERT_MAX_KEYS",), group="alerts"),
-    Setting("alert_redis_url", parse_str, None,
+    Setting("alert_redis_url", Endpoint("redis"), None,
             "Share alert windows and state through Redis across hosts and pods (overrides TL_OTEL_ALERT_STORE); "
             "`rediss://` for TLS; needs the redis package (`tl-otel[redis]`, or the application's own).",
             ("TL_OTEL_ALERT_REDIS_URL",), secret=True, group="alerts"),
@@ -308,7 +298,7 @@ SETTINGS: tuple[Setting, ...] = (
             "CA file to verify the alert Redis server's certificate with `rediss://` (a private CA); the system "
             "CAs otherwise (the URL's `ssl_ca_certs` parameter works too).",
             ("TL_OTEL_ALERT_REDIS_CA_FILE",), group="alerts"),
-    Setting("alert_slack_webhook_url", parse_str, None, "Slack incoming webhook for alerts.",
+    Setting("alert_slack_webhook_url", Endpoint("url"), None, "Slack incoming webhook for alerts.",
             ("TL_OTEL_ALERT_SLACK_WEBHOOK_URL",), secret=True, group="alerts"),
     Setting("alert_webhook_ca_file", parse_str, None,
             "CA file to verify the alert webhook's certificate (a private CA); the system CAs otherwise.",
@@ -317,7 +307,9 @@ SETTINGS: tuple[Setting, ...] = (
             ("TL_OTEL_ALERT_EMAIL_TO",), group="alerts", default_doc="none"),
     Setting("alert_email_from", parse_str, None, "Alert email sender.", ("TL_OTEL_ALERT_EMAIL_FROM",),
             group="alerts", default_doc="`tl-otel@<host name>`"),
-    Setting("smtp_host", parse_str, None, "SMTP server for alert email.", ("TL_OTEL_SMTP_HOST",), group="alerts"),
+    Setting("smtp_host", Endpoint("host"), None,
+            "SMTP server for alert email: a host name alone (TL_OTEL_SMTP_PORT and TL_OTEL_SMTP_TLS say the rest).",
+            ("TL_OTEL_SMTP_HOST",), group="alerts"),
     Setting("smtp_port", IntRange(1, 65535), 587, "SMTP port.", ("TL_OTEL_SMTP_PORT",), group="alerts"),
     Setting("smtp_username", parse_str, None, "SMTP login.", ("TL_OTEL_SMTP_USERNAME",), group="alerts"),
     Setting("smtp_password", parse_str, None, "SMTP password.", ("TL_OTEL_SMTP_PASSWORD",), secret=True,

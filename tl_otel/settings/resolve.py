@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tl_otel.settings.registry import BY_NAME, SETTINGS, Setting
-from tl_otel.settings.types import InvalidValue
+from tl_otel.settings.types import REFUSED_MEANS_OFF, InvalidValue
 
 
 class ConfigurationError(ValueError):
@@ -33,14 +33,29 @@ class Problem:
     raw: Any
     accepted: str
     fallback: Any
+    note: str | None = None  # a problem of two settings together, said in its own words
 
     @property
     def message(self) -> str:
+        if self.note is not None:
+            return self.note
         shown = mask(self.raw) if self.setting.secret else repr(self.raw)
+        if refuses_to_default(self.setting):
+            return (f"{self.source}={shown} is not valid: expected {self.accepted}; nothing is sent there "
+                    "and no default host is used instead: this destination is off")
         return (
             f"{self.source}={shown} is not valid: expected {self.accepted}; "
             f"using {'the default ' if self.fallback == self.setting.default else ''}{self.fallback!r}"
         )
+
+
+REFUSED = "refused"
+"""The source of a destination setting whose value was refused: its value is None (the destination is off)."""
+
+
+def refuses_to_default(setting: Setting) -> bool:
+    """A destination the user named but that cannot be read goes nowhere, never to the default host."""
+    return isinstance(setting.parse, REFUSED_MEANS_OFF)
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,9 @@ def _resolve_one(setting: Setting, overrides: Mapping[str, Any], env: Mapping[st
         try:
             return Resolved(setting.parse(raw), source)
         except InvalidValue as exc:
+            if refuses_to_default(setting):
+                problems.append(Problem(setting, source, raw, str(exc), None))
+                return Resolved(None, REFUSED)
             problems.append(Problem(setting, source, raw, str(exc), setting.default))
             return Resolved(setting.default, "default")
     return Resolved(setting.default, "default")
@@ -114,6 +132,14 @@ def _check_batch_sizes(resolved: dict[str, Resolved], problems: list[Problem]) -
             resolved[batch_name] = Resolved(fallback, "default")
 
 
+def _check_scout_key(resolved: dict[str, Resolved], problems: list[Problem]) -> None:
+    monitor, key = resolved["scout_monitor"], resolved["scout_key"]
+    if monitor.value and monitor.source != "default" and not key.value:
+        problems.append(Problem(BY_NAME["scout_monitor"], monitor.source, monitor.value, "", monitor.value,
+                                note=f"{monitor.source} asks for Scout monitoring, but SCOUT_KEY is not set (or "
+                                     "empty): nothing is sent to Scout until it is"))
+
+
 def resolve(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Resolve every setting. ``env`` defaults to ``os.environ``; tests pass a plain dict."""
     import os
@@ -126,4 +152,5 @@ def resolve(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] |
     problems: list[Problem] = []
     resolved = {setting.name: _resolve_one(setting, overrides, env, problems) for setting in SETTINGS}
     _check_batch_sizes(resolved, problems)
+    _check_scout_key(resolved, problems)
     return Settings(resolved, problems)

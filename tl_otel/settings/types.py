@@ -226,3 +226,102 @@ def parse_free_space(raw: Any) -> tuple[str, float]:
             raise InvalidValue(accepted)
         return ("percent", number)
     return ("bytes", number * _SIZE_UNITS[unit])
+
+
+_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _valid_port(port: str) -> bool:
+    return port.isdigit() and 0 < int(port) < 65536
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where tl-otel sends something: the one parser of every destination setting.
+
+    ``kind`` is ``url`` (http/https), ``socket`` (``tcp://host:port`` or a Unix socket path), ``redis``
+    (``redis://``, ``rediss://``, ``unix://``) or ``host`` (a bare host name, the port being its own setting).
+    A form without a scheme is read as the user's host: ``host:port`` and ``host[/path]`` get ``https://``,
+    or ``http://`` when the port is not 443 (``posthog.internal:8000`` → ``http://posthog.internal:8000``);
+    Scout's ``host:port`` gets ``tcp://``; Redis's gets ``redis://``. What cannot be read as a host is
+    refused: the resolver then turns the destination off instead of using the default host
+    (``REFUSED_MEANS_OFF``), so data never goes to a host the user did not choose."""
+
+    kind: str = "url"
+
+    def __call__(self, raw: Any) -> str:
+        text = parse_str(raw)
+        if not text or any(c.isspace() for c in text):
+            raise InvalidValue(self.accepted)
+        return {"url": self._url, "socket": self._socket, "redis": self._redis, "host": self._host}[self.kind](text)
+
+    @property
+    def accepted(self) -> str:
+        return {
+            "url": "an http:// or https:// URL with a host (or host:port, read as http://host:port, "
+                   "https:// for port 443)",
+            "socket": "tcp://host:port (a port from 1 to 65535), host:port, or a Unix socket path",
+            "redis": "redis://host[:port][/db], rediss://host[:port][/db] or unix:///path",
+            "host": "a host name or IP address alone (the port and TLS are their own settings)",
+        }[self.kind]
+
+    def _authority(self, authority: str) -> None:
+        """``[user[:password]@]host[:port]``: the host must be there and the port a port."""
+        host_port = authority.rpartition("@")[2]
+        if host_port.startswith("["):
+            host, _, rest = host_port.partition("]")
+            host += "]"
+            port = rest[1:] if rest.startswith(":") else None
+            if rest and port is None:
+                raise InvalidValue(self.accepted)
+        else:
+            host, colon, port_text = host_port.partition(":")
+            port = port_text if colon else None
+        if not _HOST.match(host) or (port is not None and not _valid_port(port)):
+            raise InvalidValue(self.accepted)
+
+    def _url(self, text: str) -> str:
+        if not _SCHEME.match(text):
+            authority = text.split("/", 1)[0]
+            port = authority.rpartition("@")[2].rpartition(":")[2] if ":" in authority else "443"
+            text = ("https://" if port == "443" else "http://") + text
+        scheme, _, rest = text.partition("://")
+        if scheme.lower() not in ("http", "https"):
+            raise InvalidValue(self.accepted)
+        self._authority(re.split(r"[/?#]", rest, maxsplit=1)[0])
+        return scheme.lower() + "://" + rest.rstrip("/")
+
+    def _socket(self, text: str) -> str:
+        if text.startswith("/") or (":" not in text and not _SCHEME.match(text)):
+            return text  # a Unix socket path (absolute, or relative to the working directory)
+        if text.startswith("tcp://"):
+            text = text[len("tcp://"):]
+        elif _SCHEME.match(text):
+            raise InvalidValue(self.accepted)
+        host, colon, port = text.rpartition(":")
+        if not colon or not _HOST.match(host) or not _valid_port(port):
+            raise InvalidValue(self.accepted)
+        return f"tcp://{host}:{port}"
+
+    def _redis(self, text: str) -> str:
+        if not _SCHEME.match(text):
+            text = "redis://" + text
+        scheme, _, rest = text.partition("://")
+        if scheme.lower() == "unix":
+            if not rest.startswith("/"):
+                raise InvalidValue(self.accepted)
+            return text
+        if scheme.lower() not in ("redis", "rediss"):
+            raise InvalidValue(self.accepted)
+        self._authority(re.split(r"[/?#]", rest, maxsplit=1)[0])
+        return text
+
+    def _host(self, text: str) -> str:
+        if not _HOST.match(text):
+            raise InvalidValue(self.accepted)
+        return text
+
+
+REFUSED_MEANS_OFF = (Endpoint,)
+"""Parsers whose refused value turns the destination off rather than falling back to the default."""

@@ -36,7 +36,7 @@ from tl_otel.redaction import redactor as redaction
 from tl_otel.semantics import request_kinds
 from tl_otel.semantics.request_kinds import RequestKinds
 from tl_otel.settings import ConfigurationError, Settings, resolve
-from tl_otel.settings.sdk_env import unset_invalid_sdk_variables
+from tl_otel.settings.sdk_env import normalise_sdk_endpoints, unset_invalid_sdk_variables
 from tl_otel.startup import startup_line
 from tl_otel.startup.exporter_selection import load_exporters, log_companions, selected_exporters
 from tl_otel.startup.resource import build_resource, refresh_process_pid
@@ -218,6 +218,7 @@ def configure(
         _report([problem.message for problem in resolved.problems], resolved.strict)
         if env is None:
             unset_invalid_sdk_variables(resolved.problems, os.environ)
+            normalise_sdk_endpoints(resolved, os.environ)
         runtime = _build(resolved)
         set_current(runtime)
     if instrument and not _launched:

@@ -40,11 +40,25 @@ def default_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
     return ("json",)
 
 
+# The setting that says where each exporter sends.
+ENDPOINT_SETTINGS = {"posthog": "posthog_host", "scout": "scout_socket_path", "otlp": "otlp_endpoint"}
+
+
 def selected_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
+    """The exporters of a signal, without those whose endpoint setting was refused: the refusal's WARNING
+    said that destination is off, and no exporter falls back to its default host (PostHog's cloud,
+    localhost:4318) or sends to what it made of the refused text."""
     explicit = getattr(settings, f"{signal}_exporter")
-    if explicit is not None:
-        return tuple(explicit)
-    return default_exporters(signal, settings)
+    names = tuple(explicit) if explicit is not None else default_exporters(signal, settings)
+    return tuple(name for name in names if not _endpoint_refused(name, settings))
+
+
+def _endpoint_refused(name: str, settings: Any) -> bool:
+    from tl_otel.settings.resolve import REFUSED
+
+    setting = ENDPOINT_SETTINGS.get(name)
+    source = getattr(settings, "source", None)
+    return setting is not None and source is not None and source(setting) == REFUSED
 
 
 def entry_point_name(name: str, signal: Signal, env: Mapping[str, str] | None = None) -> str:
