@@ -85,3 +85,35 @@ def test_a_debug_worker_prints_celerys_debug_lines_but_not_the_instrumentations(
     stderr = worker.stderr()
     assert "DEBUG/MainProcess" in stderr  # Celery's own DEBUG lines: the application asked for them
     assert "prerun signal" not in stderr and "postrun signal" not in stderr
+
+
+OWN_THREAD_APP = """
+import json, logging, sys, threading
+import tl_otel
+tl_otel.configure(service_name="own-threads")
+logging.basicConfig(level=logging.DEBUG, format="APP %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+
+def library_chatter():
+    pool = logging.getLogger("urllib3.connectionpool")
+    pool.debug("Starting new HTTP connection (1): collector:443")
+    pool.warning("Retrying after connection broken by 'RemoteDisconnected'")
+
+thread = threading.Thread(target=library_chatter, name="tl-otel-export-example")
+thread.start(); thread.join()
+logging.getLogger("urllib3.connectionpool").info("the application's own request")
+tl_otel.force_flush(10)
+"""
+
+
+def test_a_librarys_records_on_tl_otels_thread_reach_tl_otels_own_stderr_from_warning_up(python):
+    ran = python(OWN_THREAD_APP, OTEL_TRACES_EXPORTER="json", OTEL_LOGS_EXPORTER="json",
+                 OTEL_METRICS_EXPORTER="none")
+    assert ran.returncode == 0, ran.stderr
+    app_lines = [line for line in ran.stderr.splitlines() if line.startswith("APP ")]
+    assert app_lines == ["APP INFO urllib3.connectionpool the application's own request"]
+    own = [json.loads(line) for line in ran.stderr.splitlines() if line.startswith("{")]
+    assert [(line["level"], line["logger"], line["message"]) for line in own
+            if line["logger"] == "urllib3.connectionpool"] == [
+        ("WARNING", "urllib3.connectionpool", "Retrying after connection broken by 'RemoteDisconnected'")]
+    messages = [record["message"] for record in ran.json_lines() if record.get("type") == "log"]
+    assert messages == ["the application's own request"]
