@@ -154,3 +154,33 @@ def test_other_spans_produce_nothing(recorder):
     with tracer.start_as_current_span("internal"), tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT):
         pass
     assert SpanMapper(options()).events(memory.get_finished_spans()) == []
+
+
+def test_in_app_frames_are_where_the_exception_happened_not_what_started_the_process():
+    """A traceback through a manage.py that called uvicorn.run, from a venv's console script: only the
+    application's frames below the last library frame that called back into it are in_app."""
+    import os
+    import sys
+    import sysconfig
+
+    from tl_otel.exporters.posthog.exceptions import exception_list
+
+    library = sysconfig.get_paths()["purelib"]
+    script = os.path.join(os.path.dirname(sys.executable), "shop")
+    stacktrace = "\n".join([
+        "Traceback (most recent call last):",
+        f'  File "{script}", line 6, in <module>', "    sys.exit(main())",
+        '  File "/srv/shop/manage.py", line 79, in main', "    app()",
+        f'  File "{library}/click/core.py", line 1, in invoke', "    return callback()",
+        '  File "/srv/shop/manage.py", line 12, in runserver', "    uvicorn.run(api)",
+        f'  File "{library}/uvicorn/main.py", line 2, in run', "    server.run()",
+        '  File "/srv/shop/orders.py", line 30, in pay', "    charge(order)",
+        '  File "/srv/shop/billing.py", line 8, in charge', "    gateway.charge(order)",
+        f'  File "{library}/gateway/client.py", line 3, in charge', "    raise Declined()",
+        "gateway.Declined: card declined",
+    ])
+    [entry] = exception_list("gateway.Declined", "card declined", stacktrace, handled=False)
+    frames = entry["stacktrace"]["frames"]
+    assert [(frame["filename"], frame["function"]) for frame in frames if frame["in_app"]] == [
+        ("orders.py", "pay"), ("billing.py", "charge")]
+    assert len(frames) == 8

@@ -8,7 +8,9 @@ entry per traceback block, outermost exception first, causes after it with ``mec
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import sysconfig
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ _CONTEXT = "During handling of the above exception, another exception occurred:"
 _HEADER = "Traceback (most recent call last):"
 _LIBRARY_MARKERS = ("site-packages", "dist-packages", "<frozen ", "<string>")
 _STDLIB = tuple(filter(None, {sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib")}))
+# The console scripts an installer writes (``/venv/bin/celery``: ``sys.exit(main())``) are not the application.
+_SCRIPTS = tuple(sorted({os.path.join(folder, "") for folder in
+                         filter(None, (sysconfig.get_paths().get("scripts"), os.path.dirname(sys.executable)))}))
 MAX_FRAMES = 100
 
 
@@ -34,7 +39,26 @@ class Block:
 
 
 def _in_app(path: str) -> bool:
-    return not any(marker in path for marker in _LIBRARY_MARKERS) and not path.startswith(_STDLIB)
+    return (not any(marker in path for marker in _LIBRARY_MARKERS) and not path.startswith(_STDLIB)
+            and not path.startswith(_SCRIPTS))
+
+
+def _where_it_happened(frames: list[dict[str, Any]]) -> None:
+    """Only the application's frames where the exception happened stay ``in_app``: those below the last
+    library frame that called back into the application's code. The application's frames above it (a
+    ``manage.py`` that called ``uvicorn.run``, a ``main()`` that started the worker) started the server or
+    worker that later ran the handler or task; they are the same in every error of the process."""
+    callback = None
+    seen_app = False
+    for index in range(len(frames) - 1, -1, -1):
+        if frames[index]["in_app"]:
+            seen_app = True
+        elif seen_app:
+            callback = index
+            break
+    if callback is not None:
+        for frame in frames[:callback]:
+            frame["in_app"] = False
 
 
 def _frames(lines: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -72,6 +96,7 @@ def _frames(lines: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
             if index < len(lines) and set(lines[index].strip()) <= set("^~") and lines[index].strip():
                 index += 1
         frames.append(frame)
+    _where_it_happened(frames)
     if len(frames) > MAX_FRAMES:  # keep both ends: where it started and where it crashed
         frames = frames[: MAX_FRAMES // 2] + frames[-MAX_FRAMES // 2:]
     return frames, rest

@@ -85,6 +85,8 @@ class _LogAsSpan:
     failed = False
 
     def __init__(self, record: LogView) -> None:
+        name = record.attributes.get("exception.span_name")
+        self.name = name if isinstance(name, str) else None
         self.trace_id = record.trace_id
         self.trace_hex = record.trace_hex or format(0, "032x")
         self.span_hex = record.span_hex or format(0, "016x")
@@ -110,8 +112,10 @@ class PostHogExceptionLogs(LogRecordExporter):
                 attributes = record.attributes
                 if "exception.type" not in attributes:
                     continue
+                # A logged exception is handled unless it ended its request in error (the logging bridge says).
                 event = self.spans.mapper.exception_event(
-                    _LogAsSpan(record), attributes, attributes, record.timestamp, handled=True)
+                    _LogAsSpan(record), attributes, attributes, record.timestamp,
+                    handled=attributes.get("exception.handled") is not False)
                 if event is not None:
                     event["properties"]["logger"] = record.scope_name or None
                     events.append(event)

@@ -20,12 +20,16 @@ from typing import Any
 
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 _ROOT = "_tl_otel_local_root"
 # On an exception event: how many outermost frames of ``exception.stacktrace`` (its last block) are callers
 # of the handling frame rather than frames of the exception's own traceback.
 CALLER_FRAMES = "tl_otel.exception.caller_frames"
+# For each local root a recorded exception happened in, until it ends: a one-item list, set to whether it ended
+# in error. Keyed by span id: the SDK hands on_end a read-only copy of the span, not the span itself.
+_ending: dict[int, list[bool]] = {}
+MAX_ENDING = 10_000  # roots that never end (a leak elsewhere) cannot grow it without bound
 MAX_CALLER_FRAMES = 60
 
 
@@ -52,13 +56,43 @@ class LocalRootLinker(SpanProcessor):
             pass
 
     def on_end(self, span: Any) -> None:
-        return None
+        if not _ending:
+            return
+        try:
+            ended_in_error = _ending.pop(span.context.span_id, None)
+            if ended_in_error is not None:
+                ended_in_error[0] = span.status.status_code is StatusCode.ERROR
+        except Exception:
+            return
 
     def shutdown(self) -> None:
         return None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def local_root(span: Any) -> Any:
+    """The local root of ``span`` (the request or task it belongs to): itself when it is one."""
+    return getattr(span, _ROOT, span)
+
+
+def outcome_of_root(span: Any) -> list[bool]:
+    """A one-item list shared by every exception recorded in the request or task of ``span``: set, when its
+    local root ends, to whether it ended in error."""
+    root = local_root(span)
+    span_id = root.get_span_context().span_id
+    ended_in_error = _ending.get(span_id)
+    if ended_in_error is None:
+        ended_in_error = [False]
+        if len(_ending) < MAX_ENDING:
+            _ending[span_id] = ended_in_error
+    return ended_in_error
+
+
+def is_local_root(span: Any) -> bool:
+    """Whether ``span`` is a request's or task's own span (no local parent)."""
+    return getattr(span, _ROOT, None) is None
 
 
 def local_root_attributes(span: Any) -> dict[str, Any]:
@@ -97,14 +131,17 @@ def is_own_frame(filename: str) -> bool:
     return filename.startswith(OWN_DIRECTORIES)
 
 
-def application_stacktrace(exception: BaseException, start: Any = None) -> tuple[str, int] | None:
+def application_stacktrace(exception: BaseException, start: Any = None,
+                           callers: bool = True) -> tuple[str, int] | None:
     """The exception formatted as Python does, its stack extended outward with the frames that called the
-    handling frame and without tl-otel's frames, and how many of its outermost frames are those callers (a
-    backend that shows only the traceback, as Scout's Error Monitoring does, leaves them out: CALLER_FRAMES).
-    ``start``: the frame to walk outward from (the caller's)."""
+    handling frame (unless ``callers`` is false) and without tl-otel's frames, and how many of its outermost
+    frames are those callers (a backend that shows only the traceback, as Scout's Error Monitoring does, leaves
+    them out: CALLER_FRAMES). ``start``: the frame to walk outward from (the caller's)."""
     tb = exception.__traceback__
     if tb is None:
         return None
+    if not callers:
+        return _without_own_frames(traceback.TracebackException.from_exception(exception)), 0
     in_traceback = set()
     walk = tb
     while walk is not None:
@@ -117,12 +154,16 @@ def application_stacktrace(exception: BaseException, start: Any = None) -> tuple
         if frame in in_traceback:
             outermost = frame
         frame = frame.f_back
-    callers = (traceback.StackSummary.extract(traceback.walk_stack(outermost.f_back), limit=MAX_CALLER_FRAMES)
-               if outermost is not None and outermost.f_back is not None else traceback.StackSummary())
-    callers.reverse()  # walk_stack goes outward; a traceback lists outermost first
-    caller_count = sum(1 for frame in callers if not is_own_frame(frame.filename))
+    above = (traceback.StackSummary.extract(traceback.walk_stack(outermost.f_back), limit=MAX_CALLER_FRAMES)
+             if outermost is not None and outermost.f_back is not None else traceback.StackSummary())
+    above.reverse()  # walk_stack goes outward; a traceback lists outermost first
+    caller_count = sum(1 for frame in above if not is_own_frame(frame.filename))
     described = traceback.TracebackException.from_exception(exception)
-    described.stack = traceback.StackSummary.from_list([*callers, *described.stack])
+    described.stack = traceback.StackSummary.from_list([*above, *described.stack])
+    return _without_own_frames(described), caller_count
+
+
+def _without_own_frames(described: traceback.TracebackException) -> str:
     chained, seen = [described], set()
     while chained:
         item = chained.pop()
@@ -132,4 +173,4 @@ def application_stacktrace(exception: BaseException, start: Any = None) -> tuple
         kept = [frame for frame in item.stack if not is_own_frame(frame.filename)]
         item.stack = traceback.StackSummary.from_list(kept)
         chained.extend(link for link in (item.__cause__, item.__context__) if link is not None)
-    return "".join(described.format()), caller_count
+    return "".join(described.format())

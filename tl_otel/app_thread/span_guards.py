@@ -65,10 +65,18 @@ def _with_context(span: Any, exception: BaseException, attributes: Any) -> Any:
     """The application's frames and the local root's route or task (tl_otel.app_thread.exception_context); the
     caller's own attributes win."""
     try:
-        from tl_otel.app_thread.exception_context import CALLER_FRAMES, application_stacktrace, local_root_attributes
+        from tl_otel.app_thread.exception_context import (
+            CALLER_FRAMES,
+            application_stacktrace,
+            is_local_root,
+            local_root_attributes,
+        )
 
         added: dict[str, Any] = local_root_attributes(span)
-        extended = application_stacktrace(exception, sys._getframe(2))
+        # Only a span inside the request (an outgoing call's) gets the frames that called it: the request's own
+        # span records an exception whose traceback already starts at the request's entry, and what called that
+        # is the server's loop and the script that started it, not where the exception happened.
+        extended = application_stacktrace(exception, sys._getframe(2), callers=not is_local_root(span))
         if extended:
             added["exception.stacktrace"], added[CALLER_FRAMES] = extended
     except Exception:

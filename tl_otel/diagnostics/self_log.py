@@ -162,3 +162,17 @@ def adopt(library_logger: str, level: int = logging.WARNING) -> None:
     for handler in logger.handlers:
         if handler not in library.handlers:
             library.addHandler(handler)
+
+
+# Libraries tl-otel drives say on its threads only what is worth an operator's attention.
+OWN_THREAD_LEVEL = logging.WARNING
+
+
+def say_own_thread_record(record: logging.LogRecord) -> None:
+    """A record a library made on one of tl-otel's threads (urllib3 under PostHog's client, smtplib, Scout's
+    client): tl-otel's own stderr at WARNING and above, like its own lines; never the application's handlers."""
+    if record.levelno < max(OWN_THREAD_LEVEL, logger.getEffectiveLevel()):
+        return
+    for handler in logger.handlers:
+        if record.levelno >= handler.level:
+            handler.handle(record)

@@ -9,7 +9,8 @@
 - **Logging**: Celery's logging set-up removes root handlers (the bridge is not among them: see
   ``tl_otel.integrations.logging``) and sets the root level (its default WARNING is treated as Python's,
   again on ``after_setup_logger``); its task logger does not propagate: the log handler is attached to it on
-  ``after_setup_task_logger``."""
+  ``after_setup_task_logger``, and its level, left at WARNING, is lowered to ``TL_OTEL_LOG_LEVEL`` for the
+  bridge alone (Celery's own handler prints what it printed)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def install_celery_hooks(flush_child: Callable[[], object], log_handler: Any, lo
     signals.worker_process_shutdown.connect(on_child_shutdown, weak=False)
 
     if log_handler is not None:
-        from tl_otel.integrations.logging import attach_to, install
+        from tl_otel.integrations.logging import attach_to, install, lower_for_bridge
 
         def on_setup_logger(logger: logging.Logger | None = None, **_: Any) -> None:
             install(log_handler, log_level)
@@ -60,6 +61,9 @@ def install_celery_hooks(flush_child: Callable[[], object], log_handler: Any, lo
         def on_setup_task_logger(logger: logging.Logger | None = None, **_: Any) -> None:
             if logger is not None and not logger.propagate:
                 attach_to(logger, log_handler)
+                # Celery leaves its task logger at --loglevel (WARNING by default): get_task_logger(...).info()
+                # would never be made. Lowered for the bridge alone, as the root is.
+                lower_for_bridge(logger, log_level)
 
         signals.after_setup_logger.connect(on_setup_logger, weak=False)
         signals.after_setup_task_logger.connect(on_setup_task_logger, weak=False)

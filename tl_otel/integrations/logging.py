@@ -25,7 +25,13 @@ once, on the ``Logger`` class, so loggers of any class set with ``setLoggerClass
 there behind the root's handlers, never in the list: the application's handlers run exactly as it configured
 them, then the bridge takes the record, once, and no configuration can detach it.
 
-The same point serves three more rules:
+The same point serves four more rules:
+
+- Records made on tl-otel's own threads (named ``tl-otel-*``: the pipeline, the exporters, the alert channels,
+  Scout's client) by the libraries they drive - urllib3's ``"POST /batch/ HTTP/1.1" 200`` under PostHog's
+  client, smtplib, an HTTP client's retry warning - are tl-otel's traffic: they never reach the application's
+  handlers nor the bridge, and go to tl-otel's own stderr at WARNING and above. The thread, not a list of
+  logger names, decides: any library tl-otel's threads use is covered.
 
 - Where a record finds no handler at all, the bridge counts as one (as it did on the root): Python's
   last-resort stderr printer stays quiet, as before.
@@ -37,13 +43,15 @@ The same point serves three more rules:
 - The root level is the application's. When the application left it at Python's default, tl-otel lowers it to
   ``TL_OTEL_LOG_LEVEL`` for the bridge only: records below the level the root had, from loggers whose level
   comes from the root, reach the bridge and not the application's handlers, which keep printing what they
-  printed without tl-otel. A level the application sets on the root itself ends that: its decision.
+  printed without tl-otel. A level the application sets on the root itself ends that: its decision. Celery's
+  task logger, which Celery leaves at ``--loglevel`` (WARNING by default), is lowered the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -53,7 +61,7 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
 from tl_otel.app_thread import exception_origin, log_records
-from tl_otel.diagnostics.self_log import RateLimitedLog, is_own, logger
+from tl_otel.diagnostics.self_log import RateLimitedLog, is_own, logger, say_own_thread_record
 from tl_otel.semantics.safe_values import safe_str, to_jsonable
 
 _STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
@@ -121,8 +129,15 @@ def _attributes(record: logging.LogRecord, max_length: int) -> dict[str, Any]:
             attributes["exception.stacktrace"] = "<stack trace could not be formatted>"
         # The route or task the exception happened in, as span recordings carry it (exception_context); for a
         # server's log made after the request's span ended, the one the recording span left on the exception.
-        for key, value in exception_origin.request_of(exc_value, get_current()).items():
+        current = get_current()
+        for key, value in exception_origin.request_of(exc_value, current).items():
             attributes.setdefault(key, value)
+        recorded_by = exception_origin.recorded_by(exc_value)
+        if recorded_by is not None:
+            # The same occurrence as the span's recording, told the same way whichever reaches PostHog first.
+            attributes.setdefault("exception.span_name", recorded_by)
+            if exception_origin.ended_request_in_error(exc_value, current):
+                attributes["exception.handled"] = False
     if record.stack_info:
         attributes["code.stacktrace"] = record.stack_info
     return attributes
@@ -197,23 +212,34 @@ def attach_to(logger: logging.Logger, handler: OTelLogHandler) -> None:
 
 # The lowest level taken from loggers that do not propagate to the root.
 NON_PROPAGATING_LEVEL = logging.WARNING
+# Every thread tl-otel starts is named so (pipeline, exporters, alerting, Scout's client, deadlines).
+OWN_THREAD_PREFIX = "tl-otel-"
 
 _original_call_handlers = logging.Logger.callHandlers
-_original_root_set_level = logging.RootLogger.setLevel
+_original_set_level = logging.Logger.setLevel
 
 
 class Attachment:
-    """The bridge's place behind the root's handlers, and the root level tl-otel lowered, if any."""
+    """The bridge's place behind the root's handlers, and the logger levels tl-otel lowered for it, if any."""
 
     def __init__(self, handler: logging.Handler) -> None:
         self.handler = handler
-        self.borrowed_from: int | None = None  # the root level before tl-otel lowered it
+        self.borrowed: dict[logging.Logger, int] = {}  # logger -> its level before tl-otel lowered it
+
+    @property
+    def borrowed_from(self) -> int | None:
+        """The root level before tl-otel lowered it, if it did."""
+        return self.borrowed.get(logging.getLogger())
+
+    def lower_default_level(self, target: logging.Logger, level: int) -> None:
+        """Lower ``target`` from WARNING (Python's and Celery's default) to ``level`` for the bridge only: the
+        records this lets through reach the bridge and none of the application's handlers."""
+        if target.level == logging.WARNING and level < logging.WARNING:
+            self.borrowed[target] = target.level
+            _original_set_level(target, level)
 
     def lower_default_root_level(self, level: int) -> None:
-        root = logging.getLogger()
-        if root.level == logging.WARNING and level < logging.WARNING:
-            self.borrowed_from = root.level
-            _original_root_set_level(root, level)
+        self.lower_default_level(logging.getLogger(), level)
 
     def call_handlers(self, logger: logging.Logger, record: logging.LogRecord) -> None:
         handler = self.handler
@@ -228,36 +254,47 @@ class Attachment:
             if not last.propagate or last.parent is None:
                 break
             last = last.parent
+        # A record that exists only because tl-otel lowered the level its logger takes: for the bridge alone.
+        bridge_only = False
+        if self.borrowed:
+            borrowed_from = self.borrowed.get(_level_owner(logger))
+            bridge_only = borrowed_from is not None and record.levelno < borrowed_from
         if bridged:
-            _original_call_handlers(logger, record)
+            if not bridge_only:
+                _original_call_handlers(logger, record)
+            elif record.levelno >= handler.level:
+                handler.handle(record)
             return
         if last.parent is None:
             takes = record.levelno >= handler.level
         else:
             takes = record.levelno >= max(handler.level, NON_PROPAGATING_LEVEL)
-        borrowed_from = self.borrowed_from
-        if borrowed_from is not None and record.levelno < borrowed_from and _level_from_root(logger):
-            pass  # the record exists only because tl-otel lowered the root level: for the bridge alone
-        elif found or not takes:
+        if not bridge_only and (found or not takes):
             _original_call_handlers(logger, record)
         if takes:
             handler.handle(record)  # it leaves out tl-otel's own lines, which never enter the pipeline
 
-    def app_set_root_level(self) -> None:
-        self.borrowed_from = None
+    def app_set_level(self, target: logging.Logger) -> None:
+        self.borrowed.pop(target, None)
 
 
-def _level_from_root(logger: logging.Logger) -> bool:
+def _level_owner(logger: logging.Logger) -> logging.Logger:
+    """The logger whose level ``logger`` takes (itself, or the nearest ancestor with a level)."""
     current: Any = logger
     while not current.level and current.parent is not None:
         current = current.parent
-    return current.parent is None
+    return current
 
 
 _current: Attachment | None = None
 
 
 def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    if threading.current_thread().name.startswith(OWN_THREAD_PREFIX) and not is_own(record.name):
+        # Made on one of tl-otel's threads by a library it drives (urllib3's "POST /batch/ 200", an SMTP
+        # client): tl-otel's traffic, never the application's output nor its telemetry.
+        say_own_thread_record(record)
+        return
     attachment = _current
     if attachment is None:
         _original_call_handlers(self, record)
@@ -265,15 +302,23 @@ def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
         attachment.call_handlers(self, record)
 
 
-def _root_set_level(self: logging.Logger, level: Any) -> None:
-    _original_root_set_level(self, level)
+def _set_level(self: logging.Logger, level: Any) -> None:
+    _original_set_level(self, level)
     attachment = _current
-    if attachment is not None and self is logging.getLogger():
-        attachment.app_set_root_level()
+    if attachment is not None and attachment.borrowed:
+        attachment.app_set_level(self)  # the application's decision from now on
 
 
 _call_handlers.__wrapped__ = _original_call_handlers  # type: ignore[attr-defined]
-_root_set_level.__wrapped__ = _original_root_set_level  # type: ignore[attr-defined]
+_set_level.__wrapped__ = _original_set_level  # type: ignore[attr-defined]
+
+
+def keep_own_threads_apart() -> None:
+    """Stand at ``Logger.callHandlers`` so that records made on tl-otel's threads go to tl-otel's own stderr
+    only (at WARNING and above), even when no log exporter is on. Idempotent."""
+    if logging.Logger.callHandlers is not _call_handlers:
+        logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
+        logging.Logger.setLevel = _set_level  # type: ignore[method-assign]
 
 
 def attach(handler: logging.Handler, level: int) -> Attachment:
@@ -283,10 +328,28 @@ def attach(handler: logging.Handler, level: int) -> Attachment:
     attachment = _current if _current is not None and _current.handler is handler else Attachment(handler)
     attachment.lower_default_root_level(level)
     _current = attachment
-    if logging.Logger.callHandlers is not _call_handlers:
-        logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
-        logging.RootLogger.setLevel = _root_set_level  # type: ignore[method-assign]
+    keep_own_threads_apart()
     return attachment
+
+
+# The parent of every logger of the OpenTelemetry packages tl-otel loads (SDK, instrumentations).
+OPENTELEMETRY_LOGGER = "opentelemetry"
+
+
+def quiet_opentelemetry_debug() -> None:
+    """The instrumentations tl-otel brings log DEBUG lines on the application's thread - Celery's "prerun
+    signal start task_id=…" and "postrun signal task_id=…" for every task - which an application whose root
+    is at DEBUG would print as its own. Unless the application set a level on the ``opentelemetry`` logger
+    itself, it speaks at INFO and above; the application's own loggers keep the level they have."""
+    upstream = logging.getLogger(OPENTELEMETRY_LOGGER)
+    if upstream.level == logging.NOTSET:
+        _original_set_level(upstream, logging.INFO)
+
+
+def lower_for_bridge(target: logging.Logger, level: int) -> None:
+    """Lower a logger left at WARNING (Celery's task logger) to ``level`` for the bridge only."""
+    if _current is not None:
+        _current.lower_default_level(target, level)
 
 
 def current_handler() -> logging.Handler | None:

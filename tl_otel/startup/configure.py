@@ -26,7 +26,7 @@ from tl_otel.app_thread.sampling import LocalRootRecordingSampler
 from tl_otel.diagnostics import self_log
 from tl_otel.diagnostics.self_log import logger
 from tl_otel.integrations import celery, servers
-from tl_otel.integrations.logging import OTelLogHandler, install
+from tl_otel.integrations.logging import OTelLogHandler, install, keep_own_threads_apart, quiet_opentelemetry_debug
 from tl_otel.pipeline import log_record, span_record
 from tl_otel.pipeline.destination import Destination
 from tl_otel.pipeline.fanout import Fanout
@@ -256,6 +256,9 @@ def _build(settings: Settings) -> Runtime:
     # Installed first: from here on tl-otel's own log lines and every item are redacted.
     redactor = redaction.from_settings(settings, configured_secrets(settings))
     redaction.install(redactor)
+    if settings.logging:  # TL_OTEL_LOGGING=false leaves stdlib logging untouched, these too
+        keep_own_threads_apart()  # before tl-otel's threads start: their libraries' records stay tl-otel's
+        quiet_opentelemetry_debug()
     request_kinds.install(RequestKinds(settings.long_lived_routes))
     span_guards.install()
     resource = build_resource(settings, redactor)
