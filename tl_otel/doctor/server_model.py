@@ -130,8 +130,9 @@ def celery_advice(args: Sequence[str]) -> list[str]:
     elif pool in ("solo", "threads"):
         advice.append(f"Celery --pool={pool}: one process; its normal exit flushes everything")
     elif pool in ("gevent", "eventlet"):
-        advice.append(f"Celery --pool={pool}: not tested with tl-otel; its queues use real threads, which "
-                      "monkey-patching may turn into greenlets")
+        advice.append(f"Celery --pool={pool}: under opentelemetry-instrument tl-otel monkey patches for the pool "
+                      "before anything else (as Celery would, earlier); tl-otel's threads run as greenlets; a normal "
+                      "exit flushes everything")
     return advice
 
 
