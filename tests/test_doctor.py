@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -242,13 +243,57 @@ def test_advice_on_unset_service_and_scout_names_and_uninstrumented_libraries(tm
     assert "OTEL_SERVICE_NAME is not set: telemetry carries service.name=unknown_service" in unnamed
     assert "SCOUT_NAME is not set: Scout shows this application as 'Python App'" in unnamed
     assert "SCOUT_NAME" not in " ".join(report_for(SCOUT_KEY=SCOUT_KEY, SCOUT_NAME="shop")["advice"])
-    # A library with an instrumentation that is not installed (Jinja2: Template/Render in Scout).
+    # A library the application installed (nothing else requires pymemcache) with an instrumentation that is not
+    # installed, beside jinja2, which only FastAPI's and Starlette's extras ask for.
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                    str(tmp_path / "libs"), "jinja2"], check=True, capture_output=True, timeout=300)
+                    str(tmp_path / "libs"), "jinja2", "pymemcache<5"], check=True, capture_output=True, timeout=300)
     advice = report_for(PYTHONPATH=f"{tmp_path / 'libs'}:{REPO}")["advice"]
-    [line] = [line for line in advice if line.startswith("jinja2 ")]
-    assert "pip install opentelemetry-instrumentation-jinja2" in line
-    assert not any(line.startswith(("fastapi ", "celery ")) for line in advice)  # their instrumentations are here
+    [line] = [line for line in advice if "not traced" in line]
+    assert line.startswith("pymemcache 4.") and "is installed for the application and not traced" in line, line
+    assert "`pip list --format=freeze | pip install -c /dev/stdin opentelemetry-instrumentation-pymemcache`" in line
+
+
+def test_no_advice_for_libraries_that_came_with_others_or_that_tl_otel_covers_or_turns_off():
+    # This environment has click (Celery's, uvicorn's), psutil, urllib3 (requests'), starlette and pydantic
+    # (FastAPI's), psycopg (a DB-API driver under SQLAlchemy): none is the application's to instrument.
+    advice = " ".join(report_for()["advice"])
+    for instrumentation in ("click", "system-metrics", "urllib3", "starlette", "tortoiseorm", "psycopg", "jinja2"):
+        assert f"opentelemetry-instrumentation-{instrumentation}" not in advice, advice
+
+
+def _moved_by(command: str, tmp_path) -> tuple[list[str], str]:
+    """What running ``command`` would change among installed distributions (pip's own dry-run report)."""
+    from importlib.metadata import PackageNotFoundError
+
+    report = tmp_path / "report.json"
+    pip = f"{sys.executable} -m pip"
+    done = subprocess.run(command.replace("pip ", pip + " ") + f" --dry-run --quiet --report {report}", shell=True,
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        return [], done.stderr
+    moved = []
+    for item in json.loads(report.read_text())["install"]:
+        name, wanted = item["metadata"]["name"], item["metadata"]["version"]
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue
+        if installed != wanted:
+            moved.append(f"{name} {installed}->{wanted}")
+    return moved, ""
+
+
+@pytest.mark.parametrize("instrumentation", ["logging", "pymemcache", "click"])
+def test_the_advised_command_moves_no_installed_version(tmp_path, instrumentation):
+    from tl_otel.doctor.advice import install_command
+
+    # logging has a release on the installed train; pymemcache and click (the ones the issue saw move
+    # opentelemetry-api and opentelemetry-instrumentation back) may not: then pip refuses and changes nothing.
+    moved, refused = _moved_by(install_command(f"opentelemetry-instrumentation-{instrumentation}"), tmp_path)
+    assert moved == []
+    assert not refused or "ResolutionImpossible" in refused, refused
+    if instrumentation == "logging":
+        assert not refused
 
 
 def test_destinations_use_the_start_up_line_names():
