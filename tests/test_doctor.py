@@ -19,7 +19,7 @@ from examples.peers.fake_core_agent import FakeCoreAgent
 from examples.peers.hanging import HangingServer
 from examples.peers.posthog_capture import Answer, PostHogCapture
 from examples.peers.webhook import WebhookReceiver
-from examples.processes import free_port
+from examples.processes import BIN, free_port
 from tests.conftest import REPO, clean_env, run_python
 
 POSTHOG_KEY = "phc_doctor_project_key_0123456789"
@@ -146,6 +146,14 @@ def test_send_delivers_one_probe_through_each_destination(peers):
     assert "alerts-slack" in done.stdout and "alerts-email" in done.stdout
     assert len(hook.texts) == 1 and "[TEST] tl-otel doctor probe" in hook.texts[0] and len(inbox.messages) == 1
     assert_no_secret(done)
+    # What is sent where, said before the sending (and before the report that follows it).
+    said, _, after = done.stdout.partition("--send: sending now, once each:")
+    plan = after.split("\n\n", 1)[0]
+    assert said == "" and "destinations" not in plan, done.stdout
+    assert f"PostHog at {env['POSTHOG_HOST']}: an `api_request` event for GET /tl-otel-doctor-probe" in plan
+    assert "Scout's core agent at" in plan and "`Controller/GET /tl-otel-doctor-probe`" in plan
+    assert "Slack (TL_OTEL_ALERT_SLACK_WEBHOOK_URL): a message '[TEST] tl-otel doctor probe from" in plan
+    assert "email through 127.0.0.1:" in plan and "JSON lines (stdout): a WARNING log record" in plan
 
 
 def test_json_output_and_server_model_advice(peers):
@@ -240,7 +248,7 @@ def test_advice_on_unset_service_and_scout_names_and_uninstrumented_libraries(tm
     advice = " ".join(report_for()["advice"])
     assert "OTEL_SERVICE_NAME" not in advice and "SCOUT_NAME" not in advice
     unnamed = " ".join(report_for(OTEL_SERVICE_NAME="", SCOUT_KEY=SCOUT_KEY)["advice"])
-    assert "OTEL_SERVICE_NAME is not set: telemetry carries service.name=unknown_service" in unnamed
+    assert "OTEL_SERVICE_NAME is not set: telemetry carries service.name=unknown_service:python unless" in unnamed
     assert "SCOUT_NAME is not set: Scout shows this application as 'Python App'" in unnamed
     assert "SCOUT_NAME" not in " ".join(report_for(SCOUT_KEY=SCOUT_KEY, SCOUT_NAME="shop")["advice"])
     # A library the application installed (nothing else requires pymemcache) with an instrumentation that is not
@@ -294,6 +302,19 @@ def test_the_advised_command_moves_no_installed_version(tmp_path, instrumentatio
     assert not refused or "ResolutionImpossible" in refused, refused
     if instrumentation == "logging":
         assert not refused
+
+
+def test_an_unnamed_service_has_one_name_however_the_interpreter_is_called():
+    # The launcher's app ran as `python`, doctor's console script as `python3.11`: the SDK names the service after
+    # the interpreter's file name. Both now say unknown_service:python.
+    versioned = BIN / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    done = subprocess.run([str(versioned), "-m", "tl_otel.cli", "doctor", "--timeout", "2"], env=clean_env(),
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "service.name=unknown_service:python unless" in done.stdout, done.stdout
+    ran = subprocess.run([str(BIN / "opentelemetry-instrument"), str(versioned), "-c", "pass"], env=clean_env(),
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    [line] = [line for line in ran.stderr.splitlines() if "tl-otel configured" in line]
+    assert json.loads(line)["service.name"] == "unknown_service:python"
 
 
 def test_destinations_use_the_start_up_line_names():
