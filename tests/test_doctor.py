@@ -195,6 +195,15 @@ def test_doctor_applies_exactly_the_instrumentations_the_start_up_line_reports()
     assert applied == set(startup_line(OTEL_SERVICE_NAME="doctor-test")["instrumentations"])
 
 
+def test_a_command_that_does_not_say_what_it_starts_gets_what_to_check():
+    advice = report_for("opentelemetry-instrument", "python", "manage.py", "runserver")["server_model"]
+    text = " ".join(advice)
+    assert "`python manage.py runserver` does not say what it starts" in text
+    assert "tl-otel doctor -- uvicorn module:app --reload" in text and "tl-otel doctor -- celery -A module" in text
+    assert "one `tl-otel configured` line per process that serves" in text
+    assert "no specific advice" not in text
+
+
 @pytest.mark.parametrize("command", [["celery", "-A", "app", "beat"], ["celery", "-A", "app", "flower"],
                                      ["celery", "flower", "--port=5555"]])
 def test_celery_beat_and_flower_are_not_described_as_prefork_workers(command):
