@@ -35,7 +35,7 @@ def _drop_queue(queue: str) -> None:
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=6379, db=0)
-    client.delete(queue, f"_kombu.binding.{queue}")
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     client.close()
 
 
