@@ -8,60 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tl_otel.doctor import advice, checks, instrumentations, log_config, server_model
+from tl_otel.doctor import advice, checks, instrumentations, log_config, probes, server_model
 from tl_otel.settings import resolve
 from tl_otel.startup.resource import distro_version
-
-
-def _send_probes(timeout: float) -> list[dict[str, Any]]:
-    """One probe span and one log record through every configured destination, then what health() says."""
-    import logging
-
-    from opentelemetry import trace
-
-    import tl_otel
-
-    runtime = tl_otel.configure(instrument=False)
-    with trace.get_tracer("tl_otel.doctor").start_as_current_span(
-            "tl-otel doctor probe", kind=trace.SpanKind.SERVER,
-            attributes={"http.route": "/tl-otel-doctor-probe", "http.method": "GET", "http.status_code": 200}):
-        # Not under the "tl_otel" logger: that one never enters the pipeline.
-        logging.getLogger("tl-otel-doctor").warning("tl-otel doctor probe")
-    runtime.force_flush(timeout)
-    results = []
-    for entry in tl_otel.health().values():
-        for name, destination in entry["destinations"].items():
-            if name.endswith("-companion"):
-                continue  # PostHog's log companion takes exceptions only; the probe is not one
-            ok = destination["exported"] > 0 and not destination["failed"]
-            results.append({"destination": name, "ok": ok, "detail": "probe delivered" if ok else
-                            f"probe not delivered ({destination['last_error'] or 'nothing exported'})"})
-    results.extend(_alert_probes(runtime.settings, timeout))
-    return results
-
-
-def _alert_probes(settings: Any, timeout: float) -> list[dict[str, Any]]:
-    """One test notification through each configured alert channel."""
-    import socket
-
-    from tl_otel.alerting.channels import Notification
-    from tl_otel.alerting.setup import build_channels
-
-    if not settings.alerts:
-        return []
-    channels, _ = build_channels(settings)
-    notification = Notification(f"[TEST] tl-otel doctor probe from {settings.service_name or 'unknown_service'} on "
-                                f"{socket.gethostname()}", "Sent by `tl-otel doctor --send`. Nothing is wrong.")
-    for channel in channels:
-        channel.attempts = 1
-        channel.send(notification)
-    results = []
-    for channel in channels:
-        channel.wait_idle(timeout)
-        ok = channel.stats.sent > 0
-        results.append({"destination": f"alerts-{channel.name}", "ok": ok, "detail": "probe alert delivered" if ok
-                        else f"probe alert not delivered ({channel.stats.last_error or 'no answer in time'})"})
-    return results
 
 
 def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
@@ -83,7 +32,7 @@ def build(command: Sequence[str], timeout: float, send: bool) -> dict[str, Any]:
     }
     report["advice"] = advice.advise(settings, report["exporters"]["traces"])
     if send:
-        report["probes"] = _send_probes(timeout)
+        report["probe_plan"] = probes.plan(settings, report["exporters"])
     return _redacted(report, settings)
 
 
@@ -159,6 +108,15 @@ def print_text(report: dict[str, Any], out: Any = None) -> None:
 
 def main(command: Sequence[str], timeout: float, send: bool, as_json: bool) -> int:
     report = build(command, timeout, send)
+    if send and not as_json:
+        # Said before anything is sent: the probes reach real channels (a Slack channel, an inbox, a project).
+        print("--send: sending now, once each:", flush=True)
+        for line in report["probe_plan"]:
+            print(f"  - {line}", flush=True)
+        print(flush=True)
+    if send:
+        # The probes' results are printed too: the same redaction as the rest of the report.
+        report["probes"] = _redacted(probes.send(timeout), resolve())
     if as_json:
         print(json.dumps(report, indent=2))
     else:

@@ -130,8 +130,9 @@ def celery_advice(args: Sequence[str]) -> list[str]:
     elif pool in ("solo", "threads"):
         advice.append(f"Celery --pool={pool}: one process; its normal exit flushes everything")
     elif pool in ("gevent", "eventlet"):
-        advice.append(f"Celery --pool={pool}: not tested with tl-otel; its queues use real threads, which "
-                      "monkey-patching may turn into greenlets")
+        advice.append(f"Celery --pool={pool}: under opentelemetry-instrument tl-otel monkey patches for the pool "
+                      "before anything else (as Celery would, earlier); tl-otel's threads run as greenlets; a normal "
+                      "exit flushes everything")
     return advice
 
 
@@ -178,6 +179,22 @@ def advise(command: Sequence[str] | str, shutdown_timeout: float = 10.0) -> list
     elif program == "celery":
         advice.extend(celery_advice(args))
     else:
-        advice.append(f"{program}: no specific advice; a normal exit flushes through atexit, SIGTERM through "
-                      "tl-otel's handler")
+        advice.extend(opaque_command_advice(args))
     return advice
+
+
+def opaque_command_advice(args: Sequence[str]) -> list[str]:
+    """A command that does not say what it starts (``python manage.py runserver``, a wrapper script): what
+    doctor cannot see, and what to check instead."""
+    shown = shlex.join(args)
+    return [
+        f"`{shown}` does not say what it starts, so doctor cannot tell its server model. If it calls "
+        "uvicorn.run(...), gunicorn or starts `celery ... worker`, ask doctor about that command "
+        "(`tl-otel doctor -- uvicorn module:app --reload`, `tl-otel doctor -- celery -A module worker "
+        "--pool=prefork`): the advice depends on the server, its reload and its pool",
+        "then check what happened on stderr: one `tl-otel configured` line per process that serves; "
+        "a reloader or supervisor parent (uvicorn.run(..., reload=True) or workers=N called from code) "
+        "prints one of its own, as tl-otel cannot see from its command line that it only watches; under "
+        "`celery worker`, Celery's own banner names the pool (`concurrency: N (prefork)`)",
+        "a normal exit flushes through atexit, SIGTERM through tl-otel's handler",
+    ]

@@ -56,14 +56,20 @@ def _sqlalchemy_instrumentation_installed() -> bool:
     return "sqlalchemy" in names and importlib.util.find_spec("sqlalchemy") is not None
 
 
+def drivers_left_to_sqlalchemy(env: Mapping[str, str] | None = None) -> bool:
+    """Whether SQLAlchemy's instrumentation will be applied, so DB-API driver instrumentations are not."""
+    env = os.environ if env is None else env
+    disabled = _disabled(env)
+    return "sqlalchemy" not in disabled and "*" not in disabled and _sqlalchemy_instrumentation_installed()
+
+
 def skip_reason(entry_point: Any, env: Mapping[str, str] | None = None) -> str | None:
     """Why tl-otel does not apply this instrumentation, or None."""
     env = os.environ if env is None else env
     dist = getattr(entry_point, "dist", None)
     if dist is None or entry_point.name == "sqlalchemy" or not _requires(dist, DBAPI_DISTRIBUTION):
         return None
-    disabled = _disabled(env)
-    if "sqlalchemy" in disabled or "*" in disabled or not _sqlalchemy_instrumentation_installed():
+    if not drivers_left_to_sqlalchemy(env):
         return None
     return ("a DB-API driver under SQLAlchemy: SQLAlchemy's instrumentation already makes one span per query "
             "(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=sqlalchemy to trace the driver instead)")

@@ -21,6 +21,10 @@ CONFIGURATOR_NAME = "tl_otel"
 
 class TlOtelDistro(BaseDistro):
     def _configure(self, **kwargs: Any) -> None:
+        # Before the configurator builds anything: a Celery gevent/eventlet worker patches here, first.
+        from tl_otel.startup.green_pools import patch_first
+
+        patch_first()
         os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", CONFIGURATOR_NAME)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:

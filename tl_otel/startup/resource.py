@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import sys
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -32,6 +33,16 @@ def refresh_process_pid(resource: Resource) -> None:
         attributes["process.pid"] = os.getpid()
 
 
+# With no name set anywhere the SDK names the service after the interpreter's file name, which differs with
+# how the process was started (python, python3, python3.11: the app under the launcher and `tl-otel doctor`
+# disagreed). One name for every process of an unnamed service.
+DEFAULT_SERVICE_NAME = "unknown_service:python"
+
+
+def _sdk_default_service_name() -> str:
+    return f"unknown_service:{os.path.basename(sys.executable)}" if sys.executable else "unknown_service"
+
+
 def build_resource(settings: Any, redactor: Any = None) -> Resource:
     attributes: dict[str, Any] = {
         "telemetry.distro.name": DISTRO_NAME,
@@ -45,6 +56,8 @@ def build_resource(settings: Any, redactor: Any = None) -> Resource:
         attributes["deployment.environment.name"] = settings.environment
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME under these attributes.
     resource = Resource.create(attributes)
+    if resource.attributes.get("service.name") == _sdk_default_service_name():
+        resource = resource.merge(Resource({"service.name": DEFAULT_SERVICE_NAME}, resource.schema_url))
     if redactor is None or not redactor.enabled:
         return resource
     # OTEL_RESOURCE_ATTRIBUTES is free text: a token pasted into it would ride on every item.
