@@ -177,3 +177,21 @@ def test_the_dashboard_command_never_falls_back_to_posthogs_cloud(tmp_path):
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert "TL_OTEL_POSTHOG_API_HOST" in ran.stderr
     assert audit() == []  # before: the API host fell back to POSTHOG_HOST's default, PostHog's cloud
+
+
+def test_a_refused_url_with_a_password_is_named_without_it():
+    # Printed by every command that reads settings (tl-otel tail, dashboard, alerts test) and by start-up.
+    settings = resolve({}, {"POSTHOG_HOST": "ftp://bob:Hunter2secret@ph.example"})
+    messages = [problem.message for problem in settings.problems]
+    assert messages and "POSTHOG_HOST" in messages[0]
+    assert not [message for message in messages if "Hunter2secret" in message]
+    assert not [row for row in settings.display() if "Hunter2secret" in row[1]]
+
+
+def test_a_refused_scout_errors_host_turns_only_that_destination_off():
+    from tl_otel.startup.exporter_selection import selected_exporters
+
+    settings = resolve({}, {"SCOUT_KEY": "scout-key-123", "SCOUT_MONITOR": "true", "SCOUT_ERRORS_HOST": "ftp://x y"})
+    assert any("SCOUT_ERRORS_HOST" in problem.message for problem in settings.problems)
+    traces = selected_exporters("traces", settings)
+    assert "scout" in traces and "scout_errors" not in traces

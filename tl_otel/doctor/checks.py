@@ -116,17 +116,14 @@ def scout_errors(settings: Any, timeout: float) -> Callable[[], str]:
     """An empty batch of problems to Scout's errors service, as the exporter posts them: reachable and the key
     accepted, and no problem is created."""
     def check() -> str:
-        import gzip
-
         from tl_otel.exporters.scout.error_delivery import ErrorDelivery
 
         delivery = ErrorDelivery(settings.scout_errors_host, settings.scout_key or "", settings.scout_name,
                                  hostname=settings.scout_hostname, environment=settings.environment, root="")
         delivery.close()
-        body = gzip.compress(json.dumps({"notifier": "scout_apm_python", "environment": settings.environment,
-                                         "root": "", "problems": []}).encode())
-        status, _ = _post(delivery.url, body, {"Content-Type": "application/json", "Content-Encoding": "gzip",
-                                               "X-Error-Count": "0", "Agent-Hostname": settings.scout_hostname or ""},
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Error-Count": "0",
+                   "Agent-Hostname": settings.scout_hostname or ""}
+        status, _ = _post(delivery.url, delivery.body([]), headers,
                           timeout)
         if status in (401, 403):
             raise CheckFailed(f"Scout's errors service rejected the key (HTTP {status})")

@@ -26,6 +26,18 @@ def mask(value: Any) -> str:
     return f"<secret, {len(str(value))} chars>"
 
 
+
+def _scrubbed(text: str) -> str:
+    """A setting's value as printed by every command and warning: through the redaction step, so a URL that is
+    not a secret setting still never shows its password (``POSTHOG_HOST=https://user:pass@…`` refused)."""
+    from tl_otel.redaction import current
+
+    try:
+        return current().scrub_text(text)
+    except Exception:
+        return "<value not shown: it could not be redacted>"
+
+
 @dataclass(frozen=True)
 class Problem:
     setting: Setting
@@ -39,7 +51,7 @@ class Problem:
     def message(self) -> str:
         if self.note is not None:
             return self.note
-        shown = mask(self.raw) if self.setting.secret else repr(self.raw)
+        shown = mask(self.raw) if self.setting.secret else _scrubbed(repr(self.raw))
         if refuses_to_default(self.setting):
             return (f"{self.source}={shown} is not valid: expected {self.accepted}; nothing is sent there "
                     "and no default host is used instead: this destination is off")
@@ -88,7 +100,7 @@ class Settings:
         rows = []
         for setting in SETTINGS:
             entry = self._resolved[setting.name]
-            shown = mask(entry.value) if setting.secret else repr(entry.value)
+            shown = mask(entry.value) if setting.secret else _scrubbed(repr(entry.value))
             rows.append((setting.name, shown, entry.source))
         return rows
 

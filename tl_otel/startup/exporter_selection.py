@@ -44,7 +44,8 @@ def default_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
 
 
 # The setting that says where each exporter sends.
-ENDPOINT_SETTINGS = {"posthog": "posthog_host", "scout": "scout_socket_path", "otlp": "otlp_endpoint"}
+ENDPOINT_SETTINGS = {"posthog": "posthog_host", "scout": "scout_socket_path", "scout_errors": "scout_errors_host",
+                     "otlp": "otlp_endpoint"}
 
 
 def selected_exporters(signal: Signal, settings: Any) -> tuple[str, ...]:
