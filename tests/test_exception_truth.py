@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from opentelemetry import trace as trace_api
 
 from examples.peers.posthog_capture import PostHogCapture
 from examples.peers.waiting import wait_for
@@ -109,3 +110,24 @@ def test_a_failed_task_is_unhandled_with_the_tasks_frames_not_the_console_script
     assert event["properties"]["span_name"] == "run/task_errors.bill"
     assert in_app(event) == [("task_errors.py", "bill"), ("task_errors.py", "total")], frames_of(event)
     assert not [frame for frame in frames_of(event) if frame["in_app"] and frame["abs_path"].startswith(str(BIN))]
+
+
+def test_an_exception_after_its_request_ended_takes_the_known_outcome_and_keeps_nothing():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    from tl_otel.app_thread import exception_context
+
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(exception_context.LocalRootLinker())
+    tracer = provider.get_tracer("test")
+    root = tracer.start_span("GET /slow", kind=SpanKind.SERVER)
+    with trace_api.use_span(root, end_on_exit=False):
+        outliving = tracer.start_span("background work")
+    root.set_status(Status(StatusCode.ERROR))
+    root.end()
+    kept = dict(exception_context._ending)
+    # A span that outlived its request records an exception: no on_end will come for the root any more.
+    assert exception_context.outcome_of_root(outliving) == [True]
+    assert exception_context._ending == kept
+    outliving.end()

@@ -81,6 +81,10 @@ def outcome_of_root(span: Any) -> list[bool]:
     """A one-item list shared by every exception recorded in the request or task of ``span``: set, when its
     local root ends, to whether it ended in error."""
     root = local_root(span)
+    if getattr(root, "end_time", None) is not None:
+        # The request already ended (a span that outlived it): its outcome is known, and no on_end would come
+        # to remove an entry kept for it.
+        return [root.status.status_code is StatusCode.ERROR]
     span_id = root.get_span_context().span_id
     ended_in_error = _ending.get(span_id)
     if ended_in_error is None:
