@@ -252,3 +252,31 @@ def test_doctor_checks_the_errors_service_without_creating_a_problem(service):
     done = _doctor(SCOUT_ERRORS_HOST="http://127.0.0.1:9")
     [line] = [line for line in done.stdout.splitlines() if line.split()[:2] == ["FAILED", "scout_errors"]]
     assert "connection refused" in line
+
+
+def test_a_stack_trace_the_caller_records_itself_carries_no_caller_count(python):
+    # The count of caller frames describes the stack trace tl-otel builds; with the application's own
+    # exception.stacktrace, Scout would cut that many real frames from it.
+    ran = python("""
+        import json, tl_otel
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        tl_otel.configure(instrument=False, traces_exporter="none", logs_exporter="none", metrics_exporter="none")
+        memory = InMemorySpanExporter()
+        trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
+        tracer = trace.get_tracer("t")
+        with tracer.start_as_current_span("GET /x", kind=trace.SpanKind.SERVER):
+            with tracer.start_as_current_span("call") as span:
+                try:
+                    raise ValueError("boom")
+                except ValueError as exc:
+                    span.record_exception(exc, attributes={"exception.stacktrace": "mine"})
+                    span.record_exception(exc)
+        [call] = [s for s in memory.get_finished_spans() if s.name == "call"]
+        print("EVENTS", json.dumps([dict(event.attributes) for event in call.events]))
+    """)
+    assert ran.returncode == 0, ran.stderr
+    own, built = json.loads(next(line for line in ran.stdout.splitlines() if line.startswith("EVENTS"))[7:])
+    assert own["exception.stacktrace"] == "mine" and "tl_otel.exception.caller_frames" not in own
+    assert built["exception.stacktrace"] != "mine" and "tl_otel.exception.caller_frames" in built

@@ -21,6 +21,7 @@ from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.trace.status import Status, StatusCode
 
 from tl_otel.app_thread import exception_origin
+from tl_otel.app_thread.exception_context import CALLER_FRAMES
 from tl_otel.diagnostics.self_log import RateLimitedLog
 from tl_otel.semantics.safe_values import safe_str, truncate
 
@@ -66,7 +67,6 @@ def _with_context(span: Any, exception: BaseException, attributes: Any) -> Any:
     caller's own attributes win."""
     try:
         from tl_otel.app_thread.exception_context import (
-            CALLER_FRAMES,
             application_stacktrace,
             is_local_root,
             local_root_attributes,
@@ -82,7 +82,10 @@ def _with_context(span: Any, exception: BaseException, attributes: Any) -> Any:
     except Exception:
         return attributes
     if attributes:
-        added.update(_safe_mapping(attributes))
+        given = _safe_mapping(attributes)
+        if "exception.stacktrace" in given and CALLER_FRAMES not in given:
+            added.pop(CALLER_FRAMES, None)  # the count described our stack trace, not the caller's own
+        added.update(given)
     return added
 
 
