@@ -335,3 +335,16 @@ def test_top_says_which_alert_setting_it_could_not_take(tmp_path):
     assert ran.returncode == 0 and "p95 > 1000 ms" in ran.stdout  # the default threshold is used
     [warning] = ran.stderr.splitlines()
     assert warning.startswith("warning: ") and "TL_OTEL_ALERT_LATENCY_MS" in warning and "'fast'" in warning
+
+
+def test_escape_sequences_in_the_applications_text_never_reach_the_terminal(capsys, tmp_path):
+    # A client can put ESC into a route or a message; JSON carries it escaped, json.loads gives it back raw.
+    records = stream_records()
+    planted = tmp_path / "escapes.jsonl"
+    for record in records:
+        if record.get("type") in ("span", "log"):
+            record["message"] = f"{record.get('message')}\x1b]0;owned\x07\x1b[2J"
+    planted.write_text("".join(json.dumps(record) + "\n" for record in records))
+    out, _ = tail(capsys, str(planted))
+    assert "owned" in out
+    assert "\x1b" not in out and "\x07" not in out

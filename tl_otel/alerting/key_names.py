@@ -8,13 +8,9 @@ need it)."""
 
 from __future__ import annotations
 
-from tl_otel.redaction import current
+from tl_otel.redaction import current, encodable
 
 
 def published_name(name: str) -> str:
-    text = current().scrub_text(str(name))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return text
+    # encodable() again: with redaction turned off, scrub_text hands the text back as it came.
+    return encodable(current().scrub_text(str(name)))

@@ -1,5 +1,5 @@
 """One redaction step applied to every item before any destination sees it (see docs/security.md)."""
 
-from tl_otel.redaction.redactor import MARKER, Redactor, current, install
+from tl_otel.redaction.redactor import MARKER, Redactor, current, encodable, install
 
-__all__ = ["MARKER", "Redactor", "current", "install"]
+__all__ = ["MARKER", "Redactor", "current", "encodable", "install"]

@@ -380,7 +380,7 @@ class Redactor:
         if not text:
             return text
         if not self.enabled:
-            return text if text.isascii() else _encodable(text)
+            return text if text.isascii() else encodable(text)
         if cache is None:
             cache = self._text_cache
         cached = cache.get(text)
@@ -393,7 +393,7 @@ class Redactor:
         if _may_hold_sql(result) and _SQL_IN_TEXT.search(result) is not None:
             result = _scrub_sql_in_text(result)
         if not result.isascii():
-            result = _encodable(result)
+            result = encodable(result)
         if len(text) <= 512:
             if len(cache) >= 8192:
                 cache.clear()
@@ -728,7 +728,7 @@ def _scrub_sql_in_text(text: str) -> str:
     return "".join(pieces)
 
 
-def _encodable(text: str) -> str:
+def encodable(text: str) -> str:
     """Lone surrogates (from ``surrogateescape`` decoding or broken input) make UTF-8 encoders raise - the
     OTLP exporter loses the whole batch. They become U+FFFD, as the JSON lines writer writes them."""
     try:

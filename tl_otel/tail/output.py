@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from tl_otel.tail.styled import Line, plain
+from tl_otel.tail.styled import Line, plain, printable
 
 RICH_MISSING = ("tl-otel tail: the interactive view needs rich (pip install 'tl-otel[tail]'); "
                 "writing plain text instead")
@@ -52,7 +52,7 @@ class RichOutput:
         self.live.start()
 
     def _rich(self, line: Line) -> Any:
-        return self._text.assemble(*[(text, style or "") for text, style in line])
+        return self._text.assemble(*[(printable(text), style or "") for text, style in line])
 
     def passthrough(self, text: str) -> None:
         self.console.print(self._text(text), soft_wrap=True)
