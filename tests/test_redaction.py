@@ -50,6 +50,7 @@ def test_text_is_scrubbed(text, expected):
 @pytest.mark.parametrize("text", [
     "GET /engines/{engine_id}/quote", "KeyError: 'password'", "exit code: 1", "tokens_used=12 is fine",
     "http://127.0.0.1:8000/engines/12/run?mode=fast", "the monkey=3 key value", "password=REDACTED",
+    "Please select a plan where the price is 20 EUR, order 12345",
 ])
 def test_ordinary_text_is_kept_as_the_same_object(text):
     assert redactor.scrub_text(text) is text

@@ -54,7 +54,7 @@ _COLON_PAIR = re.compile(r"[A-Za-z\"'\]]\s*:(?!//)")
 _SQL_IN_TEXT = re.compile(
     r"(?i:(?P<statement>\b(?:insert\s{1,10}(?:ignore\s{1,10})?into|replace\s{1,10}into|upsert\s{1,10}into"
     r"|merge\s{1,10}into|delete\s{1,10}from|update\s{1,10}[\w.\"`\[\]]{1,200}\s{1,10}set"
-    r"|select\s[^\n]{0,300}?\bwhere)\b)"
+    r"|select\s[^\n]{0,300}?\bfrom\s[^\n]{0,300}?\bwhere)\b)"
     r"|(?P<echo>\[parameters:|\bkey \([^)\n]{0,200}\)=\(|\bfailing row contains \())")
 # A statement quoted in source code (a traceback's line: ``execute("INSERT … (:n, :p)", {"p": "…"})``): what
 # follows its closing quote on that line is its parameters; every string and number there goes.
