@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.paired import Round, ratio, summary
+from benchmarks.request_report import DELIVERED_COLUMNS, show_delivered
 
 PLAIN, UPSTREAM, OTLP, SCOUT = "plain", "upstream, no exporter", "upstream, OTLP export", "scout_apm native"
 TL_ALL = "tl-otel, all + alerts"
@@ -110,11 +111,4 @@ def show(result: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]]) -
     for name, values in variants.items():
         heap = values["heap"]
         print(f"  {name:24s} {heap['tracked_objects']:9,.0f} objects {heap['modules']:6,.0f} modules")
-    print("\nDelivered to the peers (fewest in any round, whole server life):")
-    for name, values in variants.items():
-        if name in exports_to_peers:
-            got = values["delivered_min"]
-            missing = [key for key in exports_to_peers[name] if not got[key]]
-            warning = f"   <- NOTHING ARRIVED: {', '.join(missing)}" if missing else ""
-            print(f"  {name:24s} PostHog events {got['posthog_events']:7d}, Scout batches {got['scout_batches']:6d},"
-                  f" OTLP spans {got['otlp_spans']:7d}, OTLP log records {got['otlp_log_records']:7d}{warning}")
+    show_delivered(variants, exports_to_peers, tuple(column for column in DELIVERED_COLUMNS if column[1] != "webhooks"))

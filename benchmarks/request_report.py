@@ -98,12 +98,23 @@ def show(result: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]]) -
             print(f"  {label:52s} {found['median']:6.2f}x [{_runs(found)}]   target ≤ {found['target']:.1f}x")
     for label, found in result["extra_span_us"].items():
         print(f"  {label:52s} {found['median']:6.1f} µs [{_runs(found, ' µs')}]")
+    show_delivered(variants, exports_to_peers, DELIVERED_COLUMNS)
+
+
+DELIVERED_COLUMNS = (("PostHog events", "posthog_events", 7), ("Scout batches", "scout_batches", 6),
+                     ("webhook messages", "webhooks", 3), ("OTLP spans", "otlp_spans", 7),
+                     ("OTLP log records", "otlp_log_records", 7))
+
+
+def show_delivered(variants: dict[str, Any], exports_to_peers: dict[str, tuple[str, ...]],
+                   columns: tuple[tuple[str, str, int], ...]) -> None:
+    """What reached the stand-ins per variant, with a warning where a destination it exports to got nothing (a
+    benchmark of a pipeline that delivers nothing measures nothing)."""
     print("\nDelivered to the peers (fewest in any round, whole server life):")
     for name, values in variants.items():
         if name in exports_to_peers:
             got = values["delivered_min"]
             missing = [key for key in exports_to_peers[name] if not got[key]]
             warning = f"   <- NOTHING ARRIVED: {', '.join(missing)}" if missing else ""
-            print(f"  {name:24s} PostHog events {got['posthog_events']:7d}, Scout batches {got['scout_batches']:6d},"
-                  f" webhook messages {got['webhooks']:3d}, OTLP spans {got['otlp_spans']:7d},"
-                  f" OTLP log records {got['otlp_log_records']:7d}{warning}")
+            cells = ", ".join(f"{label} {got[key]:{width}d}" for label, key, width in columns)
+            print(f"  {name:24s} {cells}{warning}")
