@@ -49,6 +49,19 @@ def free_port() -> int:
     raise OSError(f"no free port in {first}-{first + _PORT_BLOCK - 1}")
 
 
+def filesystem_sender(folder: str | Path) -> Any:
+    """A Celery client that sends to Kombu's filesystem broker in ``folder``, where a worker started with the same
+    folder reads. A client of its own per caller: a Celery app caches its broker connection (and folder) once used."""
+    from celery import Celery
+
+    folder = str(folder)
+    client = Celery("sender", broker="filesystem://")
+    client.conf.broker_transport_options = {
+        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
+        "control_folder": folder}
+    return client
+
+
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("OTEL_", "TL_OTEL_", "POSTHOG_", "SCOUT_")) and key != "XDG_RUNTIME_DIR"}

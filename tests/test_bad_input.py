@@ -14,7 +14,7 @@ import pytest
 from examples.peers.fake_core_agent import FakeCoreAgent, summarise
 from examples.peers.posthog_capture import PostHogCapture
 from examples.peers.waiting import wait_for
-from examples.processes import BIN, base_env, free_port, start, wait_http, wait_worker_ready
+from examples.processes import BIN, base_env, filesystem_sender, free_port, start, wait_http, wait_worker_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -52,13 +52,7 @@ def test_bad_input_never_reaches_the_application_and_costs_only_itself(tmp_path)
         assert httpx.get(f"{url}/broken-exception").status_code == 500
         assert httpx.get(f"{url}/fine").json() == {"status": "fine"}
 
-        from celery import Celery
-
-        folder = str(tmp_path / "broker")
-        client = Celery("sender", broker="filesystem://")  # its own: an app caches its broker folder once used
-        client.conf.broker_transport_options = {
-            "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
-            "control_folder": folder}
+        client = filesystem_sender(tmp_path / "broker")
         nested: list = []
         for _ in range(200):
             nested = [nested]

@@ -7,18 +7,13 @@ import pytest
 
 from examples.peers.posthog_capture import PostHogCapture
 from examples.peers.waiting import wait_for
-from examples.processes import BIN, base_env, start, wait_worker_ready
+from examples.processes import BIN, base_env, filesystem_sender, start, wait_worker_ready
 
 pytestmark = pytest.mark.e2e
 
 
 def _send(folder: str, *names: str) -> None:
-    from celery import Celery
-
-    client = Celery("sender", broker="filesystem://")
-    client.conf.broker_transport_options = {
-        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
-        "control_folder": folder}
+    client = filesystem_sender(folder)
     for name in names:
         client.send_task(name, queue="retries")
 

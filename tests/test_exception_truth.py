@@ -16,7 +16,7 @@ from opentelemetry import trace as trace_api
 
 from examples.peers.posthog_capture import PostHogCapture
 from examples.peers.waiting import wait_for
-from examples.processes import BIN, REPO, base_env, free_port, start, wait_http
+from examples.processes import BIN, REPO, base_env, filesystem_sender, free_port, start, wait_http
 
 pytestmark = pytest.mark.e2e
 
@@ -75,13 +75,7 @@ def test_unhandled_500s_are_unhandled_with_the_handlers_frames_whichever_record_
 
 
 def _send(folder: str, name: str, *args: object) -> None:
-    from celery import Celery
-
-    client = Celery("sender", broker="filesystem://")
-    client.conf.broker_transport_options = {
-        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
-        "control_folder": folder}
-    client.send_task(name, args=args, queue="task-errors")
+    filesystem_sender(folder).send_task(name, args=args, queue="task-errors")
 
 
 @pytest.mark.parametrize("first", ["log", "span"])

@@ -12,7 +12,7 @@ import pytest
 
 from examples.peers.posthog_capture import PostHogCapture
 from examples.peers.waiting import wait_for
-from examples.processes import BIN, base_env, free_port, start, wait_http, wait_worker_ready
+from examples.processes import BIN, base_env, filesystem_sender, free_port, start, wait_http, wait_worker_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -108,14 +108,7 @@ def _celery_worker(tmp_path, capture: PostHogCapture, *options: str, **extra_env
 
 
 def _send(tmp_path, count: int, task: str = "bad_input.fine", args=lambda index: [index]) -> None:
-    from celery import Celery
-
-    # A client of its own per test: a Celery app caches its broker connection (and this folder) once used.
-    folder = str(tmp_path / "broker")
-    client = Celery("sender", broker="filesystem://")
-    client.conf.broker_transport_options = {
-        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
-        "control_folder": folder}
+    client = filesystem_sender(tmp_path / "broker")
     for index in range(count):
         client.send_task(task, args=args(index), queue="bad")
 

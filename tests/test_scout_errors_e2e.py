@@ -16,7 +16,7 @@ from examples.peers.fake_core_agent import FakeCoreAgent, summarise
 from examples.peers.posthog_capture import Answer
 from examples.peers.scout_errors_service import ScoutErrorsService
 from examples.peers.waiting import wait_for
-from examples.processes import BIN, base_env, free_port, start, wait_http, wait_worker_ready
+from examples.processes import BIN, base_env, filesystem_sender, free_port, start, wait_http, wait_worker_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -26,12 +26,7 @@ KEY = "scout-errors-key-0123456789"
 
 
 def _send(folder: Path, *calls: tuple[str, list[Any]]) -> None:
-    from celery import Celery
-
-    client = Celery("sender", broker="filesystem://")
-    client.conf.broker_transport_options = {
-        "data_folder_in": str(folder), "data_folder_out": str(folder), "processed_folder": str(folder),
-        "store_processed": False, "control_folder": str(folder)}
+    client = filesystem_sender(folder)
     for name, args in calls:
         client.send_task(name, args=args, queue="scout-errors")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from examples.peers.waiting import wait_for
-from examples.processes import BIN, base_env, start
+from examples.processes import BIN, base_env, filesystem_sender, start
 
 pytestmark = pytest.mark.e2e
 
@@ -15,13 +15,7 @@ TASKS = 5
 
 
 def _send(folder: str, name: str, *args: object) -> None:
-    from celery import Celery
-
-    client = Celery("sender", broker="filesystem://")
-    client.conf.broker_transport_options = {
-        "data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder, "store_processed": False,
-        "control_folder": folder}
-    client.send_task(name, args=args, queue="task-errors")
+    filesystem_sender(folder).send_task(name, args=args, queue="task-errors")
 
 
 @pytest.mark.parametrize("pool", ["solo", "threads", "prefork"])
