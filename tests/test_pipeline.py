@@ -325,3 +325,30 @@ def test_a_preferred_batch_is_at_most_half_the_queue_and_other_exporters_get_eac
     finally:
         destination.shutdown(Deadline(5))
 
+
+
+def test_what_a_hung_destination_holds_is_counted_once_whoever_counts_first():
+    # The runtime counts a late destination's items itself at the deadline, while that destination's own
+    # shutdown may still be waiting on a hung export: the end-of-process summary must have the numbers either way,
+    # and never twice.
+    release = threading.Event()
+
+    class Hung(InMemorySpanExporter):
+        def export(self, spans):
+            release.wait(60)
+            return super().export(spans)
+
+    destination = Destination("hung", Hung(), capacity=100)
+    try:
+        destination.offer(["a", "b", "c"])
+        assert wait_for(lambda: destination.in_flight == 3, 30)
+        destination.offer(["d"])
+        destination.account_undelivered()  # the runtime, at the deadline
+        assert destination.stats.failed == 4
+        assert destination.stats.by_reason == {"unconfirmed_in_flight_at_shutdown": 3,
+                                               "never_sent_shutdown_deadline": 1}
+        destination.account_undelivered()
+        destination.shutdown(Deadline(0.5))  # the destination's own shutdown, later
+        assert destination.stats.failed == 4
+    finally:
+        release.set()

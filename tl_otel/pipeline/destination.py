@@ -110,6 +110,7 @@ class Destination:
         self._open_until = 0.0
         self._cooldown = 0.0
         self._shut_down = False
+        self._accounted = False  # what shutdown left undelivered has been counted
         self._worker = threading.Thread(target=self._run, name=f"tl-otel-export-{self.name}", daemon=True)
         self._worker.start()
 
@@ -329,14 +330,14 @@ class Destination:
                                         lambda: flush(int(deadline.remaining() * 1000)))
         return True
 
-    def shutdown(self, deadline: Deadline) -> bool:
-        if self._shut_down:
-            return True
+    def account_undelivered(self) -> None:
+        """Stop, and count what is still queued as not delivered, once. Called by shutdown after its last flush,
+        and by the runtime for a destination whose shutdown is still waiting when the deadline has passed, so the
+        end-of-process summary counts it whichever thread gets there first."""
         with self._cond:
-            self._draining = True  # one last try for what is queued, within the deadline, circuit or not
-            self._cond.notify_all()
-        drained = self.flush(deadline)
-        with self._cond:
+            if self._accounted:
+                return
+            self._accounted = True
             self._shut_down = True
             self._stopping = True
             undelivered = self._queued_items
@@ -356,5 +357,14 @@ class Destination:
                     in_flight)
             logger.warning("destination %s: %d items undelivered at shutdown (deadline reached; %d of them were "
                            "being exported and may have arrived)", self.name, undelivered, in_flight)
+
+    def shutdown(self, deadline: Deadline) -> bool:
+        if self._shut_down:
+            return True
+        with self._cond:
+            self._draining = True  # one last try for what is queued, within the deadline, circuit or not
+            self._cond.notify_all()
+        drained = self.flush(deadline)
+        self.account_undelivered()
         finished = deadline.run_bounded(f"{self.name}-shutdown", self.exporter.shutdown)
         return drained and finished

@@ -73,6 +73,11 @@ class Runtime:
         if not all(results.values()):
             late = ", ".join(name for name, done in results.items() if not done)
             logger.warning("shutdown deadline reached before %s finished; what they still held is lost", late)
+            # Their destinations' own shutdowns may still be waiting: count what they hold now, so the line below
+            # has the numbers (once: whichever of the two threads comes first counts).
+            for fanout in (self.span_fanout, self.log_fanout):
+                for destination in fanout.destinations if fanout is not None else ():
+                    destination.account_undelivered()
         from tl_otel.diagnostics.health_report import report, summary_line
 
         lost = summary_line(report(self))
